@@ -1,0 +1,138 @@
+"""Attestations: a named person in a named role vouches for a manual item, until a date.
+
+They live in the audited repository (``.readiness/attestations.yaml`` by
+default) so they are reviewed like code. A malformed, future-dated, expired
+or wrong-role attestation does not count, and the report says why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .policy import Item
+
+ALLOWED_STATUS = ("pass", "fail", "not_applicable")
+REQUIRED = ("item", "status", "name", "role", "date")
+
+
+@dataclass(frozen=True)
+class Attestation:
+    item: str
+    status: str
+    name: str
+    role: str
+    date: dt.date | None
+    expires: dt.date | None
+    evidence: str | None
+    line: int | None
+    problem: str | None = None  # why it does not count; None when well-formed
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "item": self.item,
+            "status": self.status,
+            "name": self.name,
+            "role": self.role,
+            "date": self.date.isoformat() if self.date else None,
+            "expires": self.expires.isoformat() if self.expires else None,
+            "evidence": self.evidence,
+            "line": self.line,
+        }
+
+
+@dataclass
+class AttestationFile:
+    path: str
+    entries: list[Attestation]
+    problem: str | None = None  # the whole file is unusable
+
+
+def _as_date(value: Any) -> dt.date | None:
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _entry(raw: Any, line: int | None) -> Attestation:
+    if not isinstance(raw, dict):
+        return Attestation("", "", "", "", None, None, None, line, "entry is not a mapping")
+    missing = [k for k in REQUIRED if not raw.get(k)]
+    date, expires = _as_date(raw.get("date")), _as_date(raw.get("expires"))
+    problem = None
+    if missing:
+        problem = f"missing {', '.join(missing)}"
+    elif str(raw["status"]) not in ALLOWED_STATUS:
+        problem = f"status must be one of {', '.join(ALLOWED_STATUS)}"
+    elif date is None:
+        problem = "date is not an ISO date (YYYY-MM-DD)"
+    elif raw.get("expires") is not None and expires is None:
+        problem = "expires is not an ISO date (YYYY-MM-DD)"
+    unknown = sorted(set(raw) - {*REQUIRED, "expires", "evidence", "note"})
+    if not problem and unknown:
+        problem = f"unknown key {', '.join(unknown)}"
+    return Attestation(
+        item=str(raw.get("item", "")),
+        status=str(raw.get("status", "")),
+        name=str(raw.get("name", "")),
+        role=str(raw.get("role", "")),
+        date=date,
+        expires=expires,
+        evidence=str(raw["evidence"]) if raw.get("evidence") else None,
+        line=line,
+        problem=problem,
+    )
+
+
+def load(root: Path, rel: str) -> AttestationFile | None:
+    path = root / rel
+    if not path.exists():
+        return None
+    try:
+        text = path.read_text(encoding="utf-8")
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except (OSError, UnicodeDecodeError) as exc:
+        return AttestationFile(rel, [], f"cannot read: {exc}")
+    except yaml.YAMLError as exc:
+        return AttestationFile(rel, [], f"not valid YAML: {exc}")
+    if not isinstance(data, dict) or not isinstance(data.get("attestations"), list):
+        return AttestationFile(rel, [], "expected a mapping with an 'attestations' list")
+    lines: list[int | None] = []
+    for key, value in node.value if node is not None else []:
+        if key.value == "attestations":
+            lines = [n.start_mark.line + 1 for n in value.value]
+    lines += [None] * (len(data["attestations"]) - len(lines))
+    return AttestationFile(rel, [_entry(raw, ln) for raw, ln in zip(data["attestations"], lines, strict=True)])
+
+
+def judge(att: Attestation, item: Item, today: dt.date) -> str | None:
+    """Why ``att`` does not count for ``item`` on ``today``; None when it does."""
+    if att.problem:
+        return att.problem
+    assert item.manual is not None and att.date is not None
+    if att.role.strip().casefold() != item.manual.role.casefold():
+        return f"attested by role {att.role!r}; this item needs {item.manual.role!r}"
+    if att.date > today:
+        return f"dated {att.date.isoformat()}, in the future"
+    expires = att.expires or att.date + dt.timedelta(days=item.manual.valid_days)
+    if expires < today:
+        return f"expired on {expires.isoformat()}"
+    return None
+
+
+def expiry(att: Attestation, item: Item) -> dt.date | None:
+    if att.expires or att.date is None or item.manual is None:
+        return att.expires
+    return att.date + dt.timedelta(days=item.manual.valid_days)

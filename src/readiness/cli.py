@@ -1,0 +1,235 @@
+"""Command line: argument parsing and wiring only. ``main`` returns the exit code."""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import click
+
+from . import __version__
+from . import config as config_mod
+from .model import Severity
+from .policy import PolicyError, builtin_pack_names, load_packs, planned_checks
+from .probe import ProbeLoadError, load_probes
+from .reporters import REPORTERS
+from .runner import audit as run_audit
+
+EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+FAIL_ON = ["critical", "high", "medium", "low", "none"]
+
+
+class UsageProblem(Exception):
+    """A problem with what the user asked for (exit 2), reported in one line."""
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="readiness")
+def cli() -> None:
+    """Audit a repository (and the live systems it names) against production-readiness checklists.
+
+    \b
+    Probes inspect real artifacts (compose files, Dockerfiles, manifests, configs,
+    secret files) and live targets named in .readiness.yaml; policy packs map
+    their observations onto checklist items as pass, fail, unknown,
+    not_applicable or manual.
+    """
+
+
+@cli.command()
+@click.argument("path", default=".", type=click.Path(path_type=Path))
+@click.option("--policy", "policies", multiple=True, metavar="NAME",
+              help="Policy pack to apply (built-in name or path to a pack file); repeatable. "
+                   "Default: the packs in .readiness.yaml, else all built-in packs.")
+@click.option("--format", "fmt", type=click.Choice(sorted(REPORTERS)), default="text", show_default=True,
+              help="Report format: text for people, json for the auditors' evidence bundle.")
+@click.option("--output", "-o", type=click.Path(path_type=Path), help="Write the report here instead of stdout.")
+@click.option("--fail-on", type=click.Choice(FAIL_ON), default="critical", show_default=True,
+              help="Gate threshold: exit 1 when an item of this severity or higher fails, or its probe errored.")
+@click.option("--require-attestations", is_flag=True,
+              help="Go-live gate: also fail on manual items at or above the threshold that lack a valid attestation.")
+@click.option("--config", "config_path", type=click.Path(path_type=Path),
+              help="Config file to use instead of PATH/.readiness.yaml.")
+def audit(path: Path, policies: tuple[str, ...], fmt: str, output: Path | None, fail_on: str,
+          require_attestations: bool, config_path: Path | None) -> int:
+    """Audit PATH (default: the current directory) and report every checklist item.
+
+    \b
+    Exit codes:
+      0  the gate passed
+      1  the gate failed: an item at or above --fail-on failed, or its probe
+         errored (fail closed: an unreachable endpoint proves nothing), or,
+         with --require-attestations, a manual item lacks a valid attestation
+      2  usage or configuration error (message on stderr)
+      3  internal error: a bug in readiness (message on stderr)
+    The report goes to stdout (or --output); progress and logs go to stderr.
+    """
+    if not path.exists():
+        raise UsageProblem(f"{path}: no such file or directory")
+    if not path.is_dir():
+        raise UsageProblem(f"{path}: not a directory (audit a repository's root folder)")
+    cfg = config_mod.load(path.resolve(), config_path)
+    interactive = sys.stderr.isatty()
+
+    def progress(msg: str) -> None:
+        if interactive:
+            click.echo(f"\r\033[K{msg}", err=True, nl=False)
+
+    report = run_audit(path, cfg, list(policies) or None, progress=progress)
+    if interactive:
+        click.echo("\r\033[K", err=True, nl=False)
+    threshold = None if fail_on == "none" else Severity(fail_on)
+    gate = report.gate(threshold, require_attestations)
+    color = output is None and fmt == "text" and sys.stdout.isatty()
+    text = REPORTERS[fmt](report, gate, color)
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"report written to {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+    return EXIT_OK if gate.passed else EXIT_GATE
+
+
+def _catalogue() -> dict:
+    probes = load_probes()
+    return {
+        "packs": [
+            {
+                "name": p.name,
+                "version": p.version,
+                "title": p.title,
+                "sha256": p.sha256,
+                "items": [
+                    {
+                        "id": i.id,
+                        "title": i.title,
+                        "section": i.section,
+                        "severity": i.severity.value,
+                        "decided_by": i.kind,
+                        "checks": sorted(set(i.evidence.checks())) if i.evidence else [],
+                        "role": i.manual.role if i.manual else None,
+                    }
+                    for i in p.items
+                ],
+            }
+            for p in load_packs(builtin_pack_names())
+        ],
+        "probes": [
+            {
+                "name": c.name,
+                "version": c.version,
+                "kind": c.kind,
+                "stage": c.stage,
+                "checks": [{"id": k.id, "title": k.title} for k in c.checks],
+            }
+            for c in probes
+        ],
+        "planned_checks": planned_checks(),
+    }
+
+
+@cli.command("list")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def list_cmd(fmt: str) -> int:
+    """List the built-in policy packs and their items, the installed probes and their checks."""
+    cat = _catalogue()
+    if fmt == "json":
+        click.echo(json.dumps(cat, indent=2))
+        return EXIT_OK
+    for pack in cat["packs"]:
+        click.echo(f"{pack['name']} v{pack['version']}: {pack['title']} ({len(pack['items'])} items)")
+        for i in pack["items"]:
+            how = f"manual: {i['role']}" if i["role"] else i["decided_by"]
+            click.echo(f"  {i['id']:<48} {i['severity']:<8} {how:<28} {i['title']}")
+    click.echo("")
+    for probe in cat["probes"]:
+        click.echo(f"probe {probe['name']} v{probe['version']} ({probe['kind']}, {probe['stage']})")
+        for c in probe["checks"]:
+            click.echo(f"  {c['id']:<40} {c['title']}")
+    click.echo(f"\n{len(cat['planned_checks'])} planned checks (named by items, no probe yet): readiness list --format json")
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("ident", metavar="ID")
+def explain(ident: str) -> int:
+    """Explain an item (e.g. pd.secrets.file-permissions) or a check (e.g. secret_files.owner_only)."""
+    packs = load_packs(builtin_pack_names())
+    checks = {c.id: (cls, c) for cls in load_probes() for c in cls.checks}
+    planned = planned_checks()
+    for pack in packs:
+        for item in pack.items:
+            if item.id != ident:
+                continue
+            click.echo(f"{item.id} [{item.severity}] ({pack.name}, section {pack.section(item.section).title})")
+            click.echo(f"  {item.title}")
+            if item.rationale:
+                click.echo(f"\nWhy: {item.rationale}")
+            if item.manual:
+                click.echo(f"\nDecided by attestation of the {item.manual.role} "
+                           f"(valid {item.manual.valid_days} days).")
+                if item.manual.attest:
+                    click.echo(f"They confirm: {item.manual.attest}")
+                click.echo("Record it in .readiness/attestations.yaml (see README).")
+            elif item.rollup:
+                click.echo(f"\nPasses when every item of sections {', '.join(item.rollup)} passes or does not apply.")
+            else:
+                mode = "all" if type(item.evidence).__name__ == "AllOf" else "any"
+                click.echo(f"\nDecided by {mode} of these checks"
+                           + (f" (evidence at least {item.min_strength})" if item.min_strength else "") + ":")
+                for cid in dict.fromkeys(item.evidence.checks()):
+                    if cid in checks:
+                        cls, c = checks[cid]
+                        click.echo(f"  {cid} (probe {cls.name}): {c.title}\n    fix: {c.remediation}")
+                    else:
+                        title = planned.get(cid, {}).get("title", "")
+                        click.echo(f"  {cid} (planned, no probe yet: reported unknown): {title}")
+            return EXIT_OK
+    if ident in checks:
+        cls, c = checks[ident]
+        users = [i.id for p in packs for i in p.items if i.evidence and ident in i.evidence.checks()]
+        click.echo(f"{c.id} (probe {cls.name} v{cls.version}, {cls.kind})\n  {c.title}")
+        click.echo(f"\nWhy: {c.rationale}\nFix: {c.remediation}")
+        click.echo(f"When nothing of its kind exists: {c.when_absent}")
+        click.echo(f"Decides: {', '.join(users) or '(no item)'}")
+        return EXIT_OK
+    if ident in planned:
+        click.echo(f"{ident}: planned ({planned[ident].get('title', '')}); no installed probe implements it yet.")
+        return EXIT_OK
+    raise UsageProblem(f"{ident}: no item or check of that id (see: readiness list)")
+
+
+@cli.command()
+@click.argument("path", default=".", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--force", is_flag=True, help="Overwrite an existing .readiness.yaml.")
+def init(path: Path, force: bool) -> int:
+    """Write a commented .readiness.yaml template into PATH."""
+    target = path / config_mod.CONFIG_FILE
+    if target.exists() and not force:
+        raise UsageProblem(f"{target} exists (use --force to overwrite)")
+    target.write_text(config_mod.template(), encoding="utf-8")
+    click.echo(f"wrote {target}", err=True)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        result = cli.main(args=argv, prog_name="readiness", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        return EXIT_USAGE
+    except click.ClickException as exc:
+        exc.show()
+        return EXIT_USAGE
+    except (UsageProblem, config_mod.ConfigError, PolicyError, ProbeLoadError) as exc:
+        click.echo(f"readiness: {exc}", err=True)
+        return EXIT_USAGE
+    except Exception:
+        click.echo("readiness: internal error (this is a bug in readiness, please report it):", err=True)
+        click.echo(traceback.format_exc(), err=True)
+        return EXIT_INTERNAL
+    return result if isinstance(result, int) else EXIT_OK

@@ -1,0 +1,127 @@
+"""`.readiness.yaml`: what to audit, what counts as production, live targets.
+
+The file is validated against a JSON Schema shipped with the package, so an
+unknown key or a wrong type is rejected with a message that names the key.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+CONFIG_FILE = ".readiness.yaml"
+DEFAULT_POLICIES = ("production-deployment", "devops-deployment")
+DEFAULT_MAX_FILE_SIZE = 2 * 1024 * 1024
+DEFAULT_ATTESTATIONS = ".readiness/attestations.yaml"
+
+# Files that describe how to develop or test, not how production runs. Their
+# findings are still reported, but they never decide a production item.
+DEFAULT_NON_PRODUCTION = (
+    "test/",
+    "tests/",
+    "__tests__/",
+    "spec/",
+    "testdata/",
+    "fixtures/",
+    "example/",
+    "examples/",
+    "sample/",
+    "samples/",
+    "*.example",
+    "*.example.*",
+    "*.sample",
+    "*.sample.*",
+    "*.template",
+    "*.dist",
+    "*.dev.*",
+    "*-dev.*",
+    "*.local.*",
+    "*.test.*",
+    "*-test.*",
+)
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; the message says which key and why."""
+
+
+@dataclass(frozen=True)
+class Config:
+    policies: tuple[str, ...] = DEFAULT_POLICIES
+    exclude: tuple[str, ...] = ()
+    max_file_size: int = DEFAULT_MAX_FILE_SIZE
+    production: tuple[str, ...] = ()
+    non_production: tuple[str, ...] = DEFAULT_NON_PRODUCTION
+    severity: dict[str, str] = field(default_factory=dict)
+    attestations: str = DEFAULT_ATTESTATIONS
+    probes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    live: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None  # the file it came from, if any
+
+    def probe_settings(self, probe: str) -> dict[str, Any]:
+        return self.probes.get(probe, {})
+
+    def live_targets(self, probe: str) -> Any:
+        return self.live.get(probe)
+
+
+def _schema() -> dict[str, Any]:
+    text = resources.files("readiness").joinpath("schema/config.schema.json").read_text()
+    return json.loads(text)
+
+
+def describe_validation_error(err: jsonschema.ValidationError, source: str) -> str:
+    where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
+    if err.validator == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        return f"{source}: unknown key {', '.join(map(repr, extra))} at {where}"
+    return f"{source}: {where}: {err.message}"
+
+
+def validate(data: Any, schema: dict[str, Any], source: str) -> None:
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise ConfigError(describe_validation_error(errors[0], source))
+
+
+def load(root: Path, explicit: Path | None = None) -> Config:
+    """Read the config of the audited root (or an explicit file); defaults when absent."""
+    path = explicit or root / CONFIG_FILE
+    if not path.exists():
+        if explicit:
+            raise ConfigError(f"{explicit}: no such config file")
+        return Config()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path.name}: cannot read: {exc}") from exc
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path.name}: not valid YAML: {exc}") from exc
+    if data is None:
+        return Config(source=str(path))
+    validate(data, _schema(), path.name)
+    scope = data.get("scope", {})
+    return Config(
+        policies=tuple(data.get("policies", DEFAULT_POLICIES)),
+        exclude=tuple(data.get("exclude", ())),
+        max_file_size=data.get("max_file_size", DEFAULT_MAX_FILE_SIZE),
+        production=tuple(scope.get("production", ())),
+        non_production=tuple(scope.get("non_production", DEFAULT_NON_PRODUCTION)),
+        severity=dict(data.get("severity", {})),
+        attestations=data.get("attestations", DEFAULT_ATTESTATIONS),
+        probes=dict(data.get("probes", {})),
+        live=dict(data.get("live", {})),
+        source=str(path),
+    )
+
+
+def template() -> str:
+    """The commented starter file `readiness init` writes."""
+    return resources.files("readiness").joinpath("templates/readiness.yaml").read_text()

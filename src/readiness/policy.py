@@ -1,0 +1,202 @@
+"""Policy packs: checklist items as data, and the checks that decide them.
+
+A pack is a YAML file (built-in ones live in ``policies/``). Each item is
+decided by exactly one of: ``evidence`` (an all/any expression over check
+ids), ``rollup`` (the items of other sections), or ``manual`` (a named role
+attests it). ``policies/roadmap.yaml`` lists the checks that items name but no
+probe implements yet, so a typo is told apart from planned work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import config as config_mod
+from .model import Severity, Strength
+
+
+class PolicyError(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class CheckRef:
+    check: str
+
+    def checks(self) -> list[str]:
+        return [self.check]
+
+
+@dataclass(frozen=True)
+class AllOf:
+    terms: tuple[Expr, ...]
+
+    def checks(self) -> list[str]:
+        return [c for t in self.terms for c in t.checks()]
+
+
+@dataclass(frozen=True)
+class AnyOf:
+    terms: tuple[Expr, ...]
+
+    def checks(self) -> list[str]:
+        return [c for t in self.terms for c in t.checks()]
+
+
+Expr = CheckRef | AllOf | AnyOf
+
+
+@dataclass(frozen=True)
+class Manual:
+    role: str
+    attest: str
+    valid_days: int
+
+
+@dataclass(frozen=True)
+class Section:
+    id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class Item:
+    id: str
+    title: str
+    section: str
+    severity: Severity
+    rationale: str
+    evidence: Expr | None = None
+    min_strength: Strength | None = None
+    rollup: tuple[str, ...] | None = None
+    manual: Manual | None = None
+
+    @property
+    def kind(self) -> str:
+        return "manual" if self.manual else "rollup" if self.rollup else "evidence"
+
+
+@dataclass(frozen=True)
+class Pack:
+    name: str
+    version: int
+    title: str
+    source: str
+    sha256: str
+    sections: tuple[Section, ...]
+    items: tuple[Item, ...]
+
+    def section(self, section_id: str) -> Section:
+        return next(s for s in self.sections if s.id == section_id)
+
+
+def _expr(data: Any) -> Expr:
+    if isinstance(data, str):
+        return CheckRef(data)
+    if "all" in data:
+        return AllOf(tuple(_expr(t) for t in data["all"]))
+    return AnyOf(tuple(_expr(t) for t in data["any"]))
+
+
+def _schema() -> dict[str, Any]:
+    return json.loads(resources.files("readiness").joinpath("schema/policy.schema.json").read_text())
+
+
+def parse_pack(text: str, source: str) -> Pack:
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{source}: not valid YAML: {exc}") from exc
+    try:
+        config_mod.validate(data, _schema(), source)
+    except config_mod.ConfigError as exc:
+        raise PolicyError(str(exc)) from exc
+    valid_days = data.get("attestation_valid_days", 90)
+    section_ids = {s["id"] for s in data["sections"]}
+    items: list[Item] = []
+    seen: set[str] = set()
+    for raw in data["items"]:
+        if raw["id"] in seen:
+            raise PolicyError(f"{source}: item id {raw['id']} appears twice")
+        seen.add(raw["id"])
+        if raw["section"] not in section_ids:
+            raise PolicyError(f"{source}: item {raw['id']} names unknown section {raw['section']!r}")
+        manual = raw.get("manual")
+        evidence = raw.get("evidence")
+        rollup = raw.get("rollup")
+        if rollup and not set(rollup["sections"]) <= section_ids:
+            raise PolicyError(f"{source}: item {raw['id']} rolls up an unknown section")
+        items.append(
+            Item(
+                id=raw["id"],
+                title=raw["title"],
+                section=raw["section"],
+                severity=Severity(raw["severity"]),
+                rationale=raw.get("rationale", ""),
+                evidence=_expr(evidence) if evidence else None,
+                min_strength=Strength(evidence["min_strength"]) if evidence and "min_strength" in evidence else None,
+                rollup=tuple(rollup["sections"]) if rollup else None,
+                manual=Manual(
+                    role=manual["role"],
+                    attest=manual.get("attest", ""),
+                    valid_days=manual.get("valid_days", valid_days),
+                )
+                if manual
+                else None,
+            )
+        )
+    return Pack(
+        name=data["pack"],
+        version=data["version"],
+        title=data["title"],
+        source=data.get("source", source),
+        sha256=hashlib.sha256(text.encode()).hexdigest(),
+        sections=tuple(Section(s["id"], s["title"]) for s in data["sections"]),
+        items=tuple(items),
+    )
+
+
+def builtin_pack_names() -> list[str]:
+    base = resources.files("readiness.policies")
+    return sorted(
+        p.name.removesuffix(".yaml")
+        for p in base.iterdir()
+        if p.name.endswith(".yaml") and p.name != "roadmap.yaml"
+    )
+
+
+def load_pack(name: str) -> Pack:
+    """A built-in pack by name, or a pack file by path."""
+    if name.endswith((".yaml", ".yml")) or "/" in name:
+        path = Path(name)
+        try:
+            return parse_pack(path.read_text(encoding="utf-8"), str(path))
+        except OSError as exc:
+            raise PolicyError(f"{name}: cannot read policy pack: {exc.strerror}") from exc
+    if name not in builtin_pack_names():
+        raise PolicyError(f"unknown policy pack {name!r} (built in: {', '.join(builtin_pack_names())})")
+    text = resources.files("readiness.policies").joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+    return parse_pack(text, f"{name}.yaml")
+
+
+def load_packs(names: list[str] | tuple[str, ...]) -> list[Pack]:
+    packs = [load_pack(n) for n in names]
+    ids: dict[str, str] = {}
+    for pack in packs:
+        for item in pack.items:
+            if ids.setdefault(item.id, pack.name) != pack.name:
+                raise PolicyError(f"item id {item.id} is in both {ids[item.id]} and {pack.name}")
+    return packs
+
+
+def planned_checks() -> dict[str, dict[str, str]]:
+    """Checks that items name and no probe implements yet: {check id: {probe, title}}."""
+    text = resources.files("readiness.policies").joinpath("roadmap.yaml").read_text(encoding="utf-8")
+    return dict((yaml.safe_load(text) or {}).get("planned_checks") or {})

@@ -1,0 +1,260 @@
+"""The probe interface, and how probes are found.
+
+A probe declares, as data, what it is (name, version, static or live), which
+files it wants (``claims``), which checks it offers, and the shape of its
+settings. It yields observations and never formats output. Probes are found
+through the ``readiness.probes`` entry-point group, which the built-in probes
+use too, so a third-party package adds probes without touching this code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+import pathspec
+
+from .discovery import GitInfo
+from .inventory import Inventory
+from .model import Artifact, Check, Observation, Status, Strength, Subject, VcsState
+
+ENTRY_POINT_GROUP = "readiness.probes"
+SNIFF_BYTES = 8192
+
+
+@dataclass(frozen=True)
+class Gap:
+    """Coverage the audit lost: a probe could not examine ``subject``."""
+
+    probe: str
+    subject: Subject
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"probe": self.probe, "subject": self.subject.to_json(), "reason": self.reason}
+
+
+class ArtifactUnreadable(Exception):
+    """The content of an artifact cannot be used; the message says why."""
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Which files a probe wants: gitignore-style globs, optionally narrowed by content.
+
+    ``sniff`` is matched against the first 8 KiB; it lets a probe take
+    ``*.yaml`` files that really are Kubernetes manifests. ``include_ignored``
+    also offers files git ignores (the secret-files probe needs those).
+    """
+
+    globs: tuple[str, ...]
+    sniff: re.Pattern[bytes] | None = None
+    include_ignored: bool = False
+
+    def spec(self) -> pathspec.GitIgnoreSpec:
+        return pathspec.GitIgnoreSpec.from_lines(self.globs)
+
+
+class Files:
+    """Reads artifacts for probes, once each, and records the sha256 of what was read."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._bytes: dict[str, bytes] = {}
+        self.digests: dict[str, str] = {}
+
+    def read_bytes(self, artifact: Artifact) -> bytes:
+        if artifact.skipped:
+            raise ArtifactUnreadable(artifact.skipped)
+        if artifact.path not in self._bytes:
+            try:
+                data = (self.root / artifact.path).read_bytes()
+            except OSError as exc:
+                raise ArtifactUnreadable(f"cannot read: {exc.strerror or exc}") from exc
+            self._bytes[artifact.path] = data
+            self.digests[artifact.path] = hashlib.sha256(data).hexdigest()
+        return self._bytes[artifact.path]
+
+    def read_text(self, artifact: Artifact) -> str:
+        data = self.read_bytes(artifact)
+        if b"\0" in data[:SNIFF_BYTES]:
+            raise ArtifactUnreadable("binary file (NUL bytes), not text")
+        try:
+            return data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ArtifactUnreadable(f"not UTF-8 text (byte {exc.start})") from exc
+
+    def head(self, artifact: Artifact) -> bytes:
+        """The first bytes, for sniffing; not recorded as read."""
+        try:
+            with open(self.root / artifact.path, "rb") as fh:
+                return fh.read(SNIFF_BYTES)
+        except OSError:
+            return b""
+
+
+@dataclass
+class ProbeContext:
+    """Everything a probe may use. Built by the runner, one per probe."""
+
+    probe: Probe
+    root: Path
+    artifacts: list[Artifact]  # the readable files this probe claimed
+    all_artifacts: list[Artifact]
+    files: Files
+    inventory: Inventory
+    git: GitInfo | None
+    settings: dict[str, Any] = field(default_factory=dict)
+    targets: Any = None  # live probes: their block of `live:` in the config
+    emitted: list[Observation] = field(default_factory=list)
+    gaps: list[Gap] = field(default_factory=list)
+
+    def artifact(self, path: str) -> Artifact | None:
+        return next((a for a in self.all_artifacts if a.path == path), None)
+
+    def read_text(self, artifact: Artifact) -> str:
+        return self.files.read_text(artifact)
+
+    def read_bytes(self, artifact: Artifact) -> bytes:
+        return self.files.read_bytes(artifact)
+
+    def observe(
+        self,
+        check: str,
+        status: Status,
+        subject: Subject,
+        message: str,
+        *,
+        strength: Strength = Strength.DECLARED,
+        facts: dict[str, Any] | None = None,
+        production: bool | None = None,
+    ) -> Observation:
+        """Build an observation of one of this probe's checks.
+
+        ``production`` defaults to the scope of the subject's file (live
+        subjects are production).
+        """
+        if check not in self.probe.check_ids():
+            raise ValueError(f"probe {self.probe.name} does not declare check {check}")
+        if production is None:
+            art = self.artifact(subject.path) if subject.path else None
+            production = art.production if art else True
+        return Observation(
+            check=check,
+            status=status,
+            subject=subject,
+            message=message,
+            strength=strength,
+            facts=facts or {},
+            production=production,
+            probe=self.probe.name,
+        )
+
+    @contextlib.contextmanager
+    def guard(self, artifact: Artifact) -> Iterator[None]:
+        """Turn a failure on one artifact into ``error`` observations; the probe goes on.
+
+        The errors land in ``emitted``, which the runner collects beside what
+        the probe yields.
+        """
+        try:
+            yield
+        except ArtifactUnreadable as exc:
+            self.emitted.extend(
+                self.errors(Subject(path=artifact.path), str(exc), artifact.production)
+            )
+        except Exception as exc:  # a probe bug must not stop the audit
+            reason = f"probe failed on this file: {type(exc).__name__}: {str(exc)[:200]}"
+            self.emitted.extend(self.errors(Subject(path=artifact.path), reason, artifact.production))
+
+    def gap(self, subject: Subject, reason: str) -> None:
+        """Record something this probe could not examine (kept in the evidence's coverage)."""
+        self.gaps.append(Gap(self.probe.name, subject, reason))
+
+    def errors(self, subject: Subject, reason: str, production: bool = True) -> list[Observation]:
+        """``error`` observations of every check of this probe, and a coverage gap."""
+        self.gap(subject, reason)
+        return [
+            Observation(
+                check=c.id,
+                status=Status.ERROR,
+                subject=subject,
+                message=reason,
+                production=production,
+                probe=self.probe.name,
+            )
+            for c in self.probe.checks
+        ]
+
+
+class Probe:
+    """Base class of every probe. Subclasses set the class attributes and ``run``."""
+
+    name: ClassVar[str]
+    version: ClassVar[str]
+    kind: ClassVar[Literal["static", "live"]] = "static"
+    # Inventory probes run before all others, so that the rest can ask what
+    # production deploys.
+    stage: ClassVar[Literal["inventory", "check"]] = "check"
+    claims: ClassVar[tuple[Claim, ...]] = ()
+    checks: ClassVar[tuple[Check, ...]] = ()
+    description: ClassVar[str] = ""
+    # JSON Schema of this probe's block under `probes:` (and, for live probes,
+    # under `live:`) in .readiness.yaml.
+    settings_schema: ClassVar[dict[str, Any] | None] = None
+    targets_schema: ClassVar[dict[str, Any] | None] = None
+
+    @classmethod
+    def check_ids(cls) -> frozenset[str]:
+        return frozenset(c.id for c in cls.checks)
+
+    def claimed(self, artifacts: Iterable[Artifact], files: Files) -> list[Artifact]:
+        """The artifacts this probe claims, readable or not, in path order."""
+        out: list[Artifact] = []
+        for claim in self.claims:
+            spec = claim.spec()
+            for art in artifacts:
+                if art.vcs is VcsState.IGNORED and not claim.include_ignored:
+                    continue
+                if not spec.match_file(art.path):
+                    continue
+                if claim.sniff is not None and art.skipped is None:
+                    if not claim.sniff.search(files.head(art)):
+                        continue
+                out.append(art)
+        unique = {a.path: a for a in out}
+        return [unique[p] for p in sorted(unique)]
+
+    def run(self, ctx: ProbeContext) -> Iterable[Observation]:
+        raise NotImplementedError
+
+
+class ProbeLoadError(Exception):
+    pass
+
+
+def load_probes() -> list[type[Probe]]:
+    """Every installed probe, in run order: inventory first, then static, then live."""
+    found: dict[str, type[Probe]] = {}
+    owner: dict[str, str] = {}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            cls = ep.load()
+        except Exception as exc:
+            raise ProbeLoadError(f"probe entry point {ep.name!r} failed to load: {exc}") from exc
+        if not (isinstance(cls, type) and issubclass(cls, Probe)):
+            raise ProbeLoadError(f"entry point {ep.name!r} is not a readiness Probe")
+        if cls.name in found and found[cls.name] is not cls:
+            raise ProbeLoadError(f"two probes are named {cls.name!r}")
+        for check in cls.checks:
+            if owner.setdefault(check.id, cls.name) != cls.name:
+                raise ProbeLoadError(f"check {check.id} is offered by both {owner[check.id]} and {cls.name}")
+        found[cls.name] = cls
+    order = {"inventory": 0, "check": 1}
+    return sorted(found.values(), key=lambda c: (order[c.stage], c.kind != "static", c.name))

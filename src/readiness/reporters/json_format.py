@@ -1,0 +1,11 @@
+"""The JSON evidence bundle (schema: ``readiness/schema/evidence.schema.json``)."""
+
+from __future__ import annotations
+
+import json
+
+from ..report import AuditReport, Gate
+
+
+def render(report: AuditReport, gate: Gate, color: bool = False) -> str:
+    return json.dumps(report.to_json(gate), indent=2, sort_keys=False, default=str) + "\n"

@@ -1,0 +1,151 @@
+"""The audit, in one direction: discover -> probe -> observe -> evaluate -> report."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+
+from . import __version__
+from . import attestations as attestations_mod
+from .config import Config, ConfigError, validate
+from .discovery import discover
+from .evaluate import evaluate
+from .inventory import Inventory
+from .model import Artifact, Observation, Status, Subject
+from .policy import load_packs, planned_checks
+from .probe import Files, Gap, Probe, ProbeContext, load_probes
+from .report import AuditReport, ProbeRun
+
+Progress = Callable[[str], None]
+
+
+def _absence(probe: Probe, claimed: list[Artifact], ctx: ProbeContext, observed: list[Observation]) -> list[Observation]:
+    """Observations for checks the probe left silent, so that silence never reads as a pass."""
+    out: list[Observation] = []
+    production_claimed = [a for a in claimed if a.production]
+    looked_for = ", ".join(g for c in probe.claims for g in c.globs) or "its inputs"
+    for check in probe.checks:
+        mine = [o for o in observed if o.check == check.id]
+        if any(o.production for o in mine):
+            continue
+        if mine or (claimed and not production_claimed):
+            others = sorted({o.subject.path or o.subject.describe() for o in mine} | {a.path for a in claimed})
+            message = f"no production artifact for this check; only non-production files: {', '.join(others[:5])}"
+        elif not claimed and probe.claims:
+            message = f"no artifact of this kind (looked for {looked_for})"
+        elif probe.kind == "live" and ctx.targets is None:
+            out.append(ctx.observe(check.id, Status.UNKNOWN, Subject(), f"no live target configured (set live.{probe.name} in .readiness.yaml)"))
+            continue
+        else:
+            out.append(ctx.observe(check.id, Status.UNKNOWN, Subject(), f"probe {probe.name} reported nothing for this check"))
+            continue
+        out.append(ctx.observe(check.id, check.when_absent, Subject(), message))
+    return out
+
+
+def _validate_probe_config(probe_cls: type[Probe], config: Config) -> None:
+    settings = config.probe_settings(probe_cls.name)
+    if settings and probe_cls.settings_schema is None:
+        raise ConfigError(f"probes.{probe_cls.name}: this probe takes no settings")
+    if settings and probe_cls.settings_schema:
+        validate(settings, probe_cls.settings_schema, f"probes.{probe_cls.name}")
+    targets = config.live_targets(probe_cls.name)
+    if targets is not None:
+        if probe_cls.targets_schema is None:
+            raise ConfigError(f"live.{probe_cls.name}: this probe takes no live targets")
+        validate(targets, probe_cls.targets_schema, f"live.{probe_cls.name}")
+
+
+def audit(
+    root: Path,
+    config: Config,
+    policies: list[str] | None = None,
+    progress: Progress | None = None,
+    now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+) -> AuditReport:
+    """Run every installed probe over ``root`` and evaluate the chosen packs."""
+    started = now()
+    say = progress or (lambda _msg: None)
+    packs = load_packs(policies or list(config.policies))
+    known_items = {i.id for p in packs for i in p.items}
+    unknown_overrides = sorted(set(config.severity) - known_items)
+    if unknown_overrides:
+        raise ConfigError(f"severity: no item {', '.join(unknown_overrides)} in the selected packs")
+    probe_classes = load_probes()
+    for cls in probe_classes:
+        _validate_probe_config(cls, config)
+    unknown_probes = sorted((set(config.probes) | set(config.live)) - {c.name for c in probe_classes})
+    if unknown_probes:
+        raise ConfigError(f"no installed probe is named {', '.join(unknown_probes)}")
+
+    say(f"discovering files in {root}")
+    found = discover(root, config)
+    files = Files(found.root)
+    inventory = Inventory()
+    observations: list[Observation] = []
+    gaps: list[Gap] = []
+    runs: list[ProbeRun] = []
+    for cls in probe_classes:
+        probe = cls()
+        say(f"probe {probe.name}")
+        claimed = probe.claimed(found.artifacts, files)
+        readable = [a for a in claimed if a.skipped is None]
+        ctx = ProbeContext(
+            probe=probe,
+            root=found.root,
+            artifacts=readable,
+            all_artifacts=found.artifacts,
+            files=files,
+            inventory=inventory,
+            git=found.git,
+            settings=config.probe_settings(probe.name),
+            targets=config.live_targets(probe.name),
+        )
+        for art in claimed:
+            if art.skipped:
+                ctx.emitted.extend(ctx.errors(Subject(path=art.path), f"skipped: {art.skipped}", art.production))
+        produced: list[Observation] = []
+        crashed = None
+        if probe.kind == "static" or ctx.targets is not None:
+            try:
+                produced = list(probe.run(ctx) or ())
+            except Exception as exc:  # a probe bug becomes data, not a stopped audit
+                crashed = f"{type(exc).__name__}: {str(exc)[:200]}"
+                produced = ctx.errors(Subject(), f"probe {probe.name} crashed: {crashed}")
+        mine = produced + ctx.emitted
+        mine += _absence(probe, claimed, ctx, mine)
+        observations.extend(mine)
+        gaps.extend(ctx.gaps)
+        runs.append(ProbeRun(probe.name, probe.version, probe.kind, [a.path for a in claimed], crashed))
+
+    say("evaluating policies")
+    offered = {c.id for cls in probe_classes for c in cls.checks}
+    atts = attestations_mod.load(found.root, config.attestations)
+    observations.sort(key=Observation.sort_key)
+    finished = now()
+    verdicts, results = evaluate(
+        packs,
+        observations,
+        offered,
+        planned_checks(),
+        atts.entries if atts else [],
+        config.severity,
+        started.date(),
+    )
+    return AuditReport(
+        tool_version=__version__,
+        started=started,
+        finished=finished,
+        discovery=found,
+        digests=dict(files.digests),
+        packs=packs,
+        probes=runs,
+        inventory=inventory,
+        observations=observations,
+        verdicts=verdicts,
+        check_results=results,
+        attestations=atts,
+        config_source=config.source,
+        gaps=sorted(gaps, key=lambda g: (g.probe, g.subject.path or "", g.subject.line or 0, g.reason)),
+    )

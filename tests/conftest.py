@@ -1,0 +1,49 @@
+"""Shared test helpers: real git repositories from the fixtures, and the CLI as a subprocess."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CHECKLISTS = REPO.parent / "shared" / "checklists"
+sys.path.insert(0, str(REPO / "fixtures"))
+
+from make_repo import git, make_repo  # noqa: E402
+
+
+@pytest.fixture
+def fixture_repo(tmp_path):
+    """``fixture_repo("insecure")`` -> a committed git repo with the fixture's untracked files and modes."""
+
+    def make(name: str) -> Path:
+        return make_repo(name, tmp_path / name)
+
+    return make
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "readiness", *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+def audit_json(path: Path, *args: str) -> tuple[int, dict]:
+    done = run_cli("audit", path, "--format", "json", *args)
+    assert done.stdout, done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def item(report: dict, item_id: str) -> dict:
+    return next(i for i in report["items"] if i["id"] == item_id)
+
+
+__all__ = ["CHECKLISTS", "REPO", "audit_json", "git", "item", "run_cli"]
