@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint clean
+.PHONY: setup system-deps demo test lint clean
 
 setup: $(STAMP)
 
@@ -27,12 +27,28 @@ demo: setup
 	echo && echo "== readiness audit <fixtures/hardened as a repo> --fail-on critical" && \
 	$(BIN)/readiness audit "$$d/hardened" --fail-on critical
 
-test: setup
+# Debian packages the tests drive for real (a Docker engine, nginx for TLS,
+# PostgreSQL): installed when missing, with service start-up blocked during
+# the install (the tests start their own instances on free loopback ports).
+SYSTEM_PACKAGES := git docker.io busybox-static nginx postgresql
+
+system-deps:
+	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" != 0 ]; then echo "missing Debian packages:$$missing; install them (needs root)"; exit 1; fi; \
+	  echo "installing Debian packages:$$missing"; \
+	  own_policy=0; if [ ! -e /usr/sbin/policy-rc.d ]; then own_policy=1; \
+	    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; fi; \
+	  apt-get update -qq -o DPkg::Lock::Timeout=300 && DEBIAN_FRONTEND=noninteractive apt-get install -o DPkg::Lock::Timeout=300 -y -qq --no-install-recommends $$missing; \
+	  rc=$$?; [ $$own_policy = 1 ] && rm -f /usr/sbin/policy-rc.d; exit $$rc; \
+	fi
+
+test: setup system-deps
 	$(BIN)/python -m pytest -q
 
 lint: setup
-	$(BIN)/ruff check src probes tests
-	$(BIN)/ruff format --check src probes tests
+	$(BIN)/ruff check src probes tests fixtures
+	$(BIN)/ruff format --check src probes tests fixtures
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info src/*.egg-info

@@ -53,8 +53,16 @@ def test_git_states_tracked_untracked_ignored(tmp_path):
 def test_plain_directory_honours_nested_gitignore(tmp_path):
     write(tmp_path, ".gitignore", "*.log\n")
     write(tmp_path, "sub/.gitignore", "local.yml\n/only-here.txt\n!keep.log\n")
-    for rel in ("a.log", "sub/b.log", "sub/keep.log", "sub/local.yml", "sub/deep/local.yml",
-                "sub/only-here.txt", "sub/deep/only-here.txt", "main.yml"):
+    for rel in (
+        "a.log",
+        "sub/b.log",
+        "sub/keep.log",
+        "sub/local.yml",
+        "sub/deep/local.yml",
+        "sub/only-here.txt",
+        "sub/deep/only-here.txt",
+        "main.yml",
+    ):
         write(tmp_path, rel)
     arts = by_path(discover(tmp_path, Config()))
     ignored = {p for p, a in arts.items() if a.vcs is VcsState.IGNORED}
@@ -89,8 +97,14 @@ def test_excludes_size_cap_symlinks_and_special_files(tmp_path):
 
 
 def test_production_scope_defaults_and_config(tmp_path):
-    for rel in ("docker-compose.yml", "docker-compose.dev.yml", "tests/compose.yml", "examples/k8s.yaml",
-                ".env.example", "k8s/deploy.yaml"):
+    for rel in (
+        "docker-compose.yml",
+        "docker-compose.dev.yml",
+        "tests/compose.yml",
+        "examples/k8s.yaml",
+        ".env.example",
+        "k8s/deploy.yaml",
+    ):
         write(tmp_path, rel)
     arts = by_path(discover(tmp_path, Config()))
     assert {p for p, a in arts.items() if a.production} == {"docker-compose.yml", "k8s/deploy.yaml"}

@@ -66,8 +66,12 @@ def test_every_named_check_exists_or_is_planned_and_every_check_is_used():
 
 def test_signoff_blocks_are_manual_with_their_role():
     pack = load_pack("production-deployment")
-    roles = {"Technical Lead Sign-Off": "Technical Lead", "Security Officer Sign-Off": "Security Officer",
-             "Operations Lead Sign-Off": "Operations Lead", "Product Owner Sign-Off": "Product Owner"}
+    roles = {
+        "Technical Lead Sign-Off": "Technical Lead",
+        "Security Officer Sign-Off": "Security Officer",
+        "Operations Lead Sign-Off": "Operations Lead",
+        "Product Owner Sign-Off": "Product Owner",
+    }
     signoff = [i for i in pack.items if pack.section(i.section).title in roles]
     assert len(signoff) == 15
     for item in signoff:
@@ -83,6 +87,9 @@ def test_secret_file_items_are_decided_by_the_secret_files_probe():
 
 def test_critical_severities_where_a_breach_follows():
     prod = {i.title: i for i in load_pack("production-deployment").items}
-    for title in ("No hardcoded credentials in any configuration files", "All containers running as non-root users",
-                  "TLS 1.2+ only, strong cipher suites"):
+    for title in (
+        "No hardcoded credentials in any configuration files",
+        "All containers running as non-root users",
+        "TLS 1.2+ only, strong cipher suites",
+    ):
         assert prod[title].severity == "critical", title

@@ -6,6 +6,7 @@ import json
 import sys
 import traceback
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -13,7 +14,7 @@ from . import __version__
 from . import config as config_mod
 from .model import Severity
 from .policy import PolicyError, builtin_pack_names, load_packs, planned_checks
-from .probe import ProbeLoadError, load_probes
+from .probe import CliOption, ProbeLoadError, load_probes
 from .reporters import REPORTERS
 from .runner import audit as run_audit
 
@@ -40,20 +41,51 @@ def cli() -> None:
 
 @cli.command()
 @click.argument("path", default=".", type=click.Path(path_type=Path))
-@click.option("--policy", "policies", multiple=True, metavar="NAME",
-              help="Policy pack to apply (built-in name or path to a pack file); repeatable. "
-                   "Default: the packs in .readiness.yaml, else all built-in packs.")
-@click.option("--format", "fmt", type=click.Choice(sorted(REPORTERS)), default="text", show_default=True,
-              help="Report format: text for people, json for the auditors' evidence bundle.")
+@click.option(
+    "--policy",
+    "policies",
+    multiple=True,
+    metavar="NAME",
+    help="Policy pack to apply (built-in name or path to a pack file); repeatable. "
+    "Default: the packs in .readiness.yaml, else all built-in packs.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(sorted(REPORTERS)),
+    default="text",
+    show_default=True,
+    help="Report format: text for people, json for the auditors' evidence bundle.",
+)
 @click.option("--output", "-o", type=click.Path(path_type=Path), help="Write the report here instead of stdout.")
-@click.option("--fail-on", type=click.Choice(FAIL_ON), default="critical", show_default=True,
-              help="Gate threshold: exit 1 when an item of this severity or higher fails, or its probe errored.")
-@click.option("--require-attestations", is_flag=True,
-              help="Go-live gate: also fail on manual items at or above the threshold that lack a valid attestation.")
-@click.option("--config", "config_path", type=click.Path(path_type=Path),
-              help="Config file to use instead of PATH/.readiness.yaml.")
-def audit(path: Path, policies: tuple[str, ...], fmt: str, output: Path | None, fail_on: str,
-          require_attestations: bool, config_path: Path | None) -> int:
+@click.option(
+    "--fail-on",
+    type=click.Choice(FAIL_ON),
+    default="critical",
+    show_default=True,
+    help="Gate threshold: exit 1 when an item of this severity or higher fails, or its probe errored.",
+)
+@click.option(
+    "--require-attestations",
+    is_flag=True,
+    help="Go-live gate: also fail on manual items at or above the threshold that lack a valid attestation.",
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(path_type=Path),
+    help="Config file to use instead of PATH/.readiness.yaml.",
+)
+def audit(
+    path: Path,
+    policies: tuple[str, ...],
+    fmt: str,
+    output: Path | None,
+    fail_on: str,
+    require_attestations: bool,
+    config_path: Path | None,
+    **probe_values: Any,
+) -> int:
     """Audit PATH (default: the current directory) and report every checklist item.
 
     \b
@@ -71,6 +103,13 @@ def audit(path: Path, policies: tuple[str, ...], fmt: str, output: Path | None, 
     if not path.is_dir():
         raise UsageProblem(f"{path}: not a directory (audit a repository's root folder)")
     cfg = config_mod.load(path.resolve(), config_path)
+    given = []
+    for dest, value in probe_values.items():
+        opt = _PROBE_OPTIONS[dest]
+        for v in value if opt.multiple else [value]:
+            if v is not None and v is not False:
+                given.append((opt.path, True if opt.is_flag else v, opt.multiple))
+    cfg = config_mod.with_values(cfg, given)
     interactive = sys.stderr.isatty()
 
     def progress(msg: str) -> None:
@@ -148,7 +187,9 @@ def list_cmd(fmt: str) -> int:
         click.echo(f"probe {probe['name']} v{probe['version']} ({probe['kind']}, {probe['stage']})")
         for c in probe["checks"]:
             click.echo(f"  {c['id']:<40} {c['title']}")
-    click.echo(f"\n{len(cat['planned_checks'])} planned checks (named by items, no probe yet): readiness list --format json")
+    click.echo(
+        f"\n{len(cat['planned_checks'])} planned checks (named by items, no probe yet): readiness list --format json"
+    )
     return EXIT_OK
 
 
@@ -168,8 +209,7 @@ def explain(ident: str) -> int:
             if item.rationale:
                 click.echo(f"\nWhy: {item.rationale}")
             if item.manual:
-                click.echo(f"\nDecided by attestation of the {item.manual.role} "
-                           f"(valid {item.manual.valid_days} days).")
+                click.echo(f"\nDecided by attestation of the {item.manual.role} (valid {item.manual.valid_days} days).")
                 if item.manual.attest:
                     click.echo(f"They confirm: {item.manual.attest}")
                 click.echo("Record it in .readiness/attestations.yaml (see README).")
@@ -177,8 +217,11 @@ def explain(ident: str) -> int:
                 click.echo(f"\nPasses when every item of sections {', '.join(item.rollup)} passes or does not apply.")
             else:
                 mode = "all" if type(item.evidence).__name__ == "AllOf" else "any"
-                click.echo(f"\nDecided by {mode} of these checks"
-                           + (f" (evidence at least {item.min_strength})" if item.min_strength else "") + ":")
+                click.echo(
+                    f"\nDecided by {mode} of these checks"
+                    + (f" (evidence at least {item.min_strength})" if item.min_strength else "")
+                    + ":"
+                )
                 for cid in dict.fromkeys(item.evidence.checks()):
                     if cid in checks:
                         cls, c = checks[cid]
@@ -214,8 +257,39 @@ def init(path: Path, force: bool) -> int:
     return EXIT_OK
 
 
+_PROBE_OPTIONS: dict[str, CliOption] = {}
+
+
+def _install_probe_options() -> None:
+    """Add the options probes declare (e.g. --endpoint) to `audit`, once."""
+    if _PROBE_OPTIONS:
+        return
+    try:
+        probes = load_probes()
+    except ProbeLoadError:
+        return  # `audit` reports the load error itself
+    taken = {o for p in audit.params for o in p.opts}
+    for cls in probes:
+        for opt in cls.cli_options:
+            if opt.flag in taken:
+                raise ProbeLoadError(f"probe {cls.name}: option {opt.flag} is already taken")
+            taken.add(opt.flag)
+            dest = f"probe_{cls.name}_{opt.flag.lstrip('-').replace('-', '_')}"
+            audit.params.append(
+                click.Option(
+                    [opt.flag, dest],
+                    help=f"{opt.help} (probe {cls.name}; config {'.'.join(opt.path)})",
+                    multiple=opt.multiple,
+                    is_flag=opt.is_flag,
+                    metavar=None if opt.is_flag else opt.metavar,
+                )
+            )
+            _PROBE_OPTIONS[dest] = opt
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
+        _install_probe_options()
         result = cli.main(args=argv, prog_name="readiness", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code

@@ -6,8 +6,9 @@ unknown key or a wrong type is rejected with a message that names the key.
 
 from __future__ import annotations
 
+import copy
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,24 @@ class Config:
 
     def live_targets(self, probe: str) -> Any:
         return self.live.get(probe)
+
+
+def with_values(config: Config, values: list[tuple[tuple[str, ...], Any, bool]]) -> Config:
+    """``config`` with command-line values set at config paths such as ("live", "tls").
+
+    Each value is (path, value, append): appended to a list at the path, or set there.
+    """
+    blocks = {"live": copy.deepcopy(config.live), "probes": copy.deepcopy(config.probes)}
+    for path, value, append in values:
+        node: Any = blocks[path[0]]
+        for key in path[1:-1]:
+            node = node.setdefault(key, {})
+        if append:
+            existing = node.get(path[-1])
+            node[path[-1]] = (existing if isinstance(existing, list) else []) + [value]
+        else:
+            node[path[-1]] = value
+    return replace(config, live=blocks["live"], probes=blocks["probes"])
 
 
 def _schema() -> dict[str, Any]:

@@ -107,8 +107,7 @@ def _walk_ignored_dirs(root: Path, dirs: Iterable[str], budget: int) -> tuple[li
             for name in sorted(filenames):
                 if len(files) >= budget:
                     notes.append(
-                        f"stopped listing git-ignored files after {budget}; "
-                        f"the rest of {rel}/ was not examined"
+                        f"stopped listing git-ignored files after {budget}; the rest of {rel}/ was not examined"
                     )
                     return files, notes
                 files.append(Path(dirpath, name).relative_to(root).as_posix())
@@ -122,9 +121,7 @@ def _git_listing(root: Path) -> tuple[dict[str, VcsState], list[str]] | None:
     states: dict[str, VcsState] = {p: VcsState.TRACKED for p in _split_z(tracked)}
     for p in _split_z(_git(root, "ls-files", "-z", "--others", "--exclude-standard")):
         states.setdefault(p, VcsState.UNTRACKED)
-    ignored = _split_z(
-        _git(root, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory")
-    )
+    ignored = _split_z(_git(root, "ls-files", "-z", "--others", "--ignored", "--exclude-standard", "--directory"))
     ignored_files = [p for p in ignored if not p.endswith("/")]
     ignored_dirs = [p for p in ignored if p.endswith("/")]
     walked, notes = _walk_ignored_dirs(root, ignored_dirs, MAX_IGNORED_FILES)

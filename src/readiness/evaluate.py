@@ -47,9 +47,7 @@ def check_result(
     if check not in offered:
         if check in planned:
             return CheckResult(check, VerdictStatus.UNKNOWN, f"no probe implements {check} yet")
-        return CheckResult(
-            check, VerdictStatus.UNKNOWN, f"no installed probe offers {check} (is a plugin missing?)"
-        )
+        return CheckResult(check, VerdictStatus.UNKNOWN, f"no installed probe offers {check} (is a plugin missing?)")
     mine = [(i, o) for i, o in enumerate(observations) if o.check == check and o.production]
     if not mine:
         others = [o for o in observations if o.check == check]
@@ -70,9 +68,7 @@ def check_result(
         return CheckResult(check, VerdictStatus.UNKNOWN, _summarise(sel), _ids(sel))
     if by[Status.PASS]:
         sel = by[Status.PASS]
-        return CheckResult(
-            check, VerdictStatus.PASS, _summarise(sel, 2), _ids(mine), _strongest(sel)
-        )
+        return CheckResult(check, VerdictStatus.PASS, _summarise(sel, 2), _ids(mine), _strongest(sel))
     sel = by[Status.NOT_APPLICABLE]
     return CheckResult(check, VerdictStatus.NOT_APPLICABLE, _summarise(sel, 1), _ids(sel))
 
@@ -115,9 +111,7 @@ def _combine(expr: Expr, results: dict[str, CheckResult]) -> CheckResult:
     return CheckResult("", VerdictStatus.NOT_APPLICABLE, joined(na), ids)
 
 
-def _manual(
-    pack: Pack, item: Item, severity: Severity, attestations: list[Attestation], today: dt.date
-) -> ItemVerdict:
+def _manual(pack: Pack, item: Item, severity: Severity, attestations: list[Attestation], today: dt.date) -> ItemVerdict:
     assert item.manual is not None
     mine = [a for a in attestations if a.item == item.id]
     problems = []
@@ -184,8 +178,10 @@ def evaluate(
                 assert item.evidence is not None
                 r = _combine(item.evidence, results)
                 status, reason = r.status, r.reason
-                if status is VerdictStatus.PASS and item.min_strength and (
-                    r.strength is None or r.strength.rank < item.min_strength.rank
+                if (
+                    status is VerdictStatus.PASS
+                    and item.min_strength
+                    and (r.strength is None or r.strength.rank < item.min_strength.rank)
                 ):
                     status = VerdictStatus.UNKNOWN
                     reason = (

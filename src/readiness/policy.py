@@ -166,9 +166,7 @@ def parse_pack(text: str, source: str) -> Pack:
 def builtin_pack_names() -> list[str]:
     base = resources.files("readiness.policies")
     return sorted(
-        p.name.removesuffix(".yaml")
-        for p in base.iterdir()
-        if p.name.endswith(".yaml") and p.name != "roadmap.yaml"
+        p.name.removesuffix(".yaml") for p in base.iterdir() if p.name.endswith(".yaml") and p.name != "roadmap.yaml"
     )
 
 

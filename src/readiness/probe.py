@@ -29,6 +29,24 @@ SNIFF_BYTES = 8192
 
 
 @dataclass(frozen=True)
+class CliOption:
+    """A command-line shortcut into a probe's config, e.g. ``--endpoint`` for ``live.tls``.
+
+    ``path`` is where the value lands in the config (``("live", "tls")``):
+    with ``multiple`` each value is appended to a list there, with ``is_flag``
+    the value is ``True``, otherwise the value is set. The probe's schemas then
+    validate the result like any config.
+    """
+
+    flag: str
+    help: str
+    path: tuple[str, ...]
+    multiple: bool = False
+    is_flag: bool = False
+    metavar: str = "VALUE"
+
+
+@dataclass(frozen=True)
 class Gap:
     """Coverage the audit lost: a probe could not examine ``subject``."""
 
@@ -115,8 +133,12 @@ class ProbeContext:
     emitted: list[Observation] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        self._by_path = {a.path: a for a in self.all_artifacts}
+
     def artifact(self, path: str) -> Artifact | None:
-        return next((a for a in self.all_artifacts if a.path == path), None)
+        """Any discovered file by its repo-relative path (claimed or not, readable or not)."""
+        return self._by_path.get(path)
 
     def read_text(self, artifact: Artifact) -> str:
         return self.files.read_text(artifact)
@@ -166,9 +188,7 @@ class ProbeContext:
         try:
             yield
         except ArtifactUnreadable as exc:
-            self.emitted.extend(
-                self.errors(Subject(path=artifact.path), str(exc), artifact.production)
-            )
+            self.emitted.extend(self.errors(Subject(path=artifact.path), str(exc), artifact.production))
         except Exception as exc:  # a probe bug must not stop the audit
             reason = f"probe failed on this file: {type(exc).__name__}: {str(exc)[:200]}"
             self.emitted.extend(self.errors(Subject(path=artifact.path), reason, artifact.production))
@@ -209,6 +229,11 @@ class Probe:
     # under `live:`) in .readiness.yaml.
     settings_schema: ClassVar[dict[str, Any] | None] = None
     targets_schema: ClassVar[dict[str, Any] | None] = None
+    # A live probe is run only when `live.<name>` names targets, unless it also
+    # reads static artifacts (e.g. certificate-renewal configs) and says so here.
+    runs_without_targets: ClassVar[bool] = False
+    # Options `readiness audit` offers for this probe (e.g. --endpoint).
+    cli_options: ClassVar[tuple[CliOption, ...]] = ()
 
     @classmethod
     def check_ids(cls) -> frozenset[str]:
@@ -224,9 +249,8 @@ class Probe:
                     continue
                 if not spec.match_file(art.path):
                     continue
-                if claim.sniff is not None and art.skipped is None:
-                    if not claim.sniff.search(files.head(art)):
-                        continue
+                if claim.sniff is not None and art.skipped is None and not claim.sniff.search(files.head(art)):
+                    continue
                 out.append(art)
         unique = {a.path: a for a in out}
         return [unique[p] for p in sorted(unique)]

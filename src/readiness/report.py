@@ -71,7 +71,9 @@ class AuditReport:
     notes: list[str] = field(default_factory=list)
 
     def gate(self, threshold: Severity | None, require_attestations: bool) -> Gate:
-        return Gate(threshold, require_attestations, tuple(gate_failures(self.verdicts, threshold, require_attestations)))
+        return Gate(
+            threshold, require_attestations, tuple(gate_failures(self.verdicts, threshold, require_attestations))
+        )
 
     def item(self, item_id: str):
         for pack in self.packs:
@@ -178,7 +180,8 @@ class AuditReport:
                 "file": self.attestations.path if self.attestations else None,
                 "problem": self.attestations.problem if self.attestations else None,
                 "entries": [
-                    a.to_json() | {"problem": a.problem} for a in (self.attestations.entries if self.attestations else [])
+                    a.to_json() | {"problem": a.problem}
+                    for a in (self.attestations.entries if self.attestations else [])
                 ],
             },
             "summary": self.summary(),

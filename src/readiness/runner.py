@@ -20,7 +20,9 @@ from .report import AuditReport, ProbeRun
 Progress = Callable[[str], None]
 
 
-def _absence(probe: Probe, claimed: list[Artifact], ctx: ProbeContext, observed: list[Observation]) -> list[Observation]:
+def _absence(
+    probe: Probe, claimed: list[Artifact], ctx: ProbeContext, observed: list[Observation]
+) -> list[Observation]:
     """Observations for checks the probe left silent, so that silence never reads as a pass."""
     out: list[Observation] = []
     production_claimed = [a for a in claimed if a.production]
@@ -32,13 +34,15 @@ def _absence(probe: Probe, claimed: list[Artifact], ctx: ProbeContext, observed:
         if mine or (claimed and not production_claimed):
             others = sorted({o.subject.path or o.subject.describe() for o in mine} | {a.path for a in claimed})
             message = f"no production artifact for this check; only non-production files: {', '.join(others[:5])}"
+        elif probe.kind == "live" and ctx.targets is None:
+            message = f"no live target configured (set live.{probe.name} in .readiness.yaml)"
+            out.append(ctx.observe(check.id, Status.UNKNOWN, Subject(), message))
+            continue
         elif not claimed and probe.claims:
             message = f"no artifact of this kind (looked for {looked_for})"
-        elif probe.kind == "live" and ctx.targets is None:
-            out.append(ctx.observe(check.id, Status.UNKNOWN, Subject(), f"no live target configured (set live.{probe.name} in .readiness.yaml)"))
-            continue
         else:
-            out.append(ctx.observe(check.id, Status.UNKNOWN, Subject(), f"probe {probe.name} reported nothing for this check"))
+            message = f"probe {probe.name} reported nothing for this check"
+            out.append(ctx.observe(check.id, Status.UNKNOWN, Subject(), message))
             continue
         out.append(ctx.observe(check.id, check.when_absent, Subject(), message))
     return out
@@ -107,7 +111,7 @@ def audit(
                 ctx.emitted.extend(ctx.errors(Subject(path=art.path), f"skipped: {art.skipped}", art.production))
         produced: list[Observation] = []
         crashed = None
-        if probe.kind == "static" or ctx.targets is not None:
+        if probe.kind == "static" or ctx.targets is not None or probe.runs_without_targets:
             try:
                 produced = list(probe.run(ctx) or ())
             except Exception as exc:  # a probe bug becomes data, not a stopped audit

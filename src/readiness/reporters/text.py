@@ -55,7 +55,9 @@ def render(report: AuditReport, gate: Gate, color: bool = False) -> str:
     by_id = {v.item_id: v for v in report.verdicts}
     for pack in report.packs:
         out.append("")
-        out.append(_style(f"{pack.title} ({pack.name} v{pack.version}, {len(pack.items)} items)", None, color, bold=True))
+        out.append(
+            _style(f"{pack.title} ({pack.name} v{pack.version}, {len(pack.items)} items)", None, color, bold=True)
+        )
         for section in pack.sections:
             verdicts = [by_id[i.id] for i in pack.items if i.section == section.id]
             counts = Counter(v.status for v in verdicts)

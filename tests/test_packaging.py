@@ -1,0 +1,55 @@
+"""A plain (non-editable) `pip install .` into a fresh venv gives a working `readiness`."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def test_wheel_install_ships_probes_policies_and_schemas(tmp_path, fixture_repo):
+    src = tmp_path / "src-copy"
+    for part in ("pyproject.toml", "README.md", "src", "probes", "policies"):
+        s = REPO / part
+        (shutil.copytree if s.is_dir() else shutil.copy)(s, src / part if s.is_dir() else src)
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    pip = subprocess.run(
+        [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", str(src)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert pip.returncode == 0, pip.stderr
+    exe = venv / "bin/readiness"
+
+    listed = subprocess.run([str(exe), "list", "--format", "json"], capture_output=True, text=True, timeout=60)
+    assert listed.returncode == 0, listed.stderr
+    cat = json.loads(listed.stdout)
+    assert sorted(len(p["items"]) for p in cat["packs"]) == [124, 141]
+    assert {"secret_files", "compose"} <= {p["name"] for p in cat["probes"]}
+
+    # the installed copy, not this checkout, is what runs
+    where = subprocess.run(
+        [
+            str(venv / "bin/python"),
+            "-c",
+            "import readiness, readiness.probes.secret_files as p;print(readiness.__file__); print(p.__file__)",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert str(REPO) not in where.stdout and "site-packages" in where.stdout
+
+    repo = fixture_repo("insecure")
+    done = subprocess.run(
+        [str(exe), "audit", str(repo), "--format", "json"], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 1, done.stderr
+    assert json.loads(done.stdout)["summary"]["items"] == 265
