@@ -135,6 +135,7 @@ class ProbeContext:
 
     def __post_init__(self) -> None:
         self._by_path = {a.path: a for a in self.all_artifacts}
+        self._check_ids = self.probe.check_ids()
 
     def artifact(self, path: str) -> Artifact | None:
         """Any discovered file by its repo-relative path (claimed or not, readable or not)."""
@@ -162,7 +163,7 @@ class ProbeContext:
         ``production`` defaults to the scope of the subject's file (live
         subjects are production).
         """
-        if check not in self.probe.check_ids():
+        if check not in self._check_ids:
             raise ValueError(f"probe {self.probe.name} does not declare check {check}")
         if production is None:
             art = self.artifact(subject.path) if subject.path else None
