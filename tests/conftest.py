@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+# The checklists are the user's source of truth; CI has shared/ beside the clone.
 CHECKLISTS = REPO.parent / "shared" / "checklists"
 sys.path.insert(0, str(REPO / "fixtures"))
 

@@ -15,9 +15,11 @@ pytestmark = pytest.mark.slow
 
 def test_wheel_install_ships_probes_policies_and_schemas(tmp_path, fixture_repo):
     src = tmp_path / "src-copy"
-    for part in ("pyproject.toml", "README.md", "src", "probes", "policies"):
-        s = REPO / part
-        (shutil.copytree if s.is_dir() else shutil.copy)(s, src / part if s.is_dir() else src)
+    src.mkdir()
+    for part in ("pyproject.toml", "README.md"):
+        shutil.copy(REPO / part, src / part)
+    for part in ("src", "probes", "policies"):
+        shutil.copytree(REPO / part, src / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = subprocess.run(
