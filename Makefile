@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps demo test lint clean
+.PHONY: setup system-deps demo test lint bench clean
 
 setup: $(STAMP)
 
@@ -30,7 +30,7 @@ demo: setup
 # Debian packages the tests drive for real (a Docker engine, nginx for TLS,
 # PostgreSQL): installed when missing, with service start-up blocked during
 # the install (the tests start their own instances on free loopback ports).
-SYSTEM_PACKAGES := git docker.io busybox-static nginx postgresql
+SYSTEM_PACKAGES := git openssl docker.io busybox-static nginx postgresql
 
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -45,6 +45,15 @@ system-deps:
 
 test: setup system-deps
 	$(BIN)/python -m pytest -q
+
+# Side-by-side benchmarks against the peer tools named in the issues (each
+# peer is installed into its own venv under bench-out/ on first use).
+# TERRAGOAT=/path/to/terragoat adds the Terraform comparison.
+bench: setup system-deps
+	$(BIN)/python benchmarks/containers.py
+	$(BIN)/python benchmarks/tls.py
+	@if [ -d "$(TERRAGOAT)" ]; then $(BIN)/python benchmarks/terraform.py "$(TERRAGOAT)"; \
+	else echo "terraform benchmark: set TERRAGOAT=<path to a bridgecrewio/terragoat checkout>"; fi
 
 lint: setup
 	$(BIN)/ruff check src probes tests fixtures

@@ -74,6 +74,9 @@ class Claim:
     globs: tuple[str, ...]
     sniff: re.Pattern[bytes] | None = None
     include_ignored: bool = False
+    # The checks these files feed (empty: all of the probe's). A claimed file
+    # that cannot be read makes only these checks `error`.
+    checks: tuple[str, ...] = ()
 
     def spec(self) -> pathspec.GitIgnoreSpec:
         return pathspec.GitIgnoreSpec.from_lines(self.globs)
@@ -198,8 +201,10 @@ class ProbeContext:
         """Record something this probe could not examine (kept in the evidence's coverage)."""
         self.gaps.append(Gap(self.probe.name, subject, reason))
 
-    def errors(self, subject: Subject, reason: str, production: bool = True) -> list[Observation]:
-        """``error`` observations of every check of this probe, and a coverage gap."""
+    def errors(
+        self, subject: Subject, reason: str, production: bool = True, checks: tuple[str, ...] = ()
+    ) -> list[Observation]:
+        """``error`` observations of the given checks (default: all of this probe's), and a coverage gap."""
         self.gap(subject, reason)
         return [
             Observation(
@@ -211,6 +216,7 @@ class ProbeContext:
                 probe=self.probe.name,
             )
             for c in self.probe.checks
+            if not checks or c.id in checks
         ]
 
 
@@ -240,21 +246,35 @@ class Probe:
     def check_ids(cls) -> frozenset[str]:
         return frozenset(c.id for c in cls.checks)
 
-    def claimed(self, artifacts: Iterable[Artifact], files: Files) -> list[Artifact]:
-        """The artifacts this probe claims, readable or not, in path order."""
-        out: list[Artifact] = []
+    def _matches(self, artifacts: Iterable[Artifact]) -> Iterator[tuple[Artifact, Claim]]:
+        artifacts = list(artifacts)
         for claim in self.claims:
             spec = claim.spec()
             for art in artifacts:
                 if art.vcs is VcsState.IGNORED and not claim.include_ignored:
                     continue
-                if not spec.match_file(art.path):
-                    continue
-                if claim.sniff is not None and art.skipped is None and not claim.sniff.search(files.head(art)):
-                    continue
-                out.append(art)
-        unique = {a.path: a for a in out}
+                if spec.match_file(art.path):
+                    yield art, claim
+
+    def claimed(self, artifacts: Iterable[Artifact], files: Files) -> list[Artifact]:
+        """The artifacts this probe claims, in path order.
+
+        A file that cannot be read is claimed when a glob alone claims it; when
+        a claim also needs its content (``sniff``), an unreadable file is left
+        out here and reported by ``unreadable_claims`` as a coverage gap.
+        """
+        unique: dict[str, Artifact] = {}
+        for art, claim in self._matches(artifacts):
+            if claim.sniff is None or (art.skipped is None and claim.sniff.search(files.head(art))):
+                unique[art.path] = art
         return [unique[p] for p in sorted(unique)]
+
+    def unreadable_claims(self, artifacts: Iterable[Artifact]) -> list[tuple[Artifact, Claim]]:
+        """Skipped files this probe's globs match, with the claim that matched."""
+        seen: dict[str, tuple[Artifact, Claim]] = {}
+        for art, claim in self._matches(a for a in artifacts if a.skipped):
+            seen.setdefault(art.path, (art, claim))
+        return [seen[p] for p in sorted(seen)]
 
     def run(self, ctx: ProbeContext) -> Iterable[Observation]:
         raise NotImplementedError

@@ -106,9 +106,12 @@ def audit(
             settings=config.probe_settings(probe.name),
             targets=config.live_targets(probe.name),
         )
-        for art in claimed:
-            if art.skipped:
-                ctx.emitted.extend(ctx.errors(Subject(path=art.path), f"skipped: {art.skipped}", art.production))
+        for art, claim in probe.unreadable_claims(found.artifacts):
+            reason = f"skipped: {art.skipped}"
+            if claim.sniff is not None:
+                ctx.gap(Subject(path=art.path), f"{reason}; cannot tell whether it is a {probe.name} artifact")
+            else:
+                ctx.emitted.extend(ctx.errors(Subject(path=art.path), reason, art.production, claim.checks))
         produced: list[Observation] = []
         crashed = None
         if probe.kind == "static" or ctx.targets is not None or probe.runs_without_targets:
