@@ -113,38 +113,56 @@ class SecretFilesProbe(Probe):
 
         if art.vcs is VcsState.TRACKED:
             yield ctx.observe(
-                NOT_TRACKED.id, Status.FAIL, subject,
+                NOT_TRACKED.id,
+                Status.FAIL,
+                subject,
                 "tracked by git: the secret is in the repository and its history",
-                strength=strength, facts=facts,
+                strength=strength,
+                facts=facts,
             )
             yield ctx.observe(
-                OWNER_ONLY.id, Status.NOT_APPLICABLE, subject,
+                OWNER_ONLY.id,
+                Status.NOT_APPLICABLE,
+                subject,
                 "tracked by git, so its mode comes from each checkout; see secret_files.not_tracked",
-                strength=strength, facts=facts,
+                strength=strength,
+                facts=facts,
             )
             return
 
         if art.vcs is VcsState.IGNORED:
-            yield ctx.observe(NOT_TRACKED.id, Status.PASS, subject, "not tracked, and ignored by git",
-                              strength=strength, facts=facts)
+            yield ctx.observe(
+                NOT_TRACKED.id, Status.PASS, subject, "not tracked, and ignored by git", strength=strength, facts=facts
+            )
         elif art.vcs is VcsState.UNTRACKED:
             yield ctx.observe(
-                NOT_TRACKED.id, Status.FAIL, subject,
+                NOT_TRACKED.id,
+                Status.FAIL,
+                subject,
                 "untracked but not in .gitignore: one `git add .` away from being committed",
-                strength=strength, facts=facts,
+                strength=strength,
+                facts=facts,
             )
         else:
-            yield ctx.observe(NOT_TRACKED.id, Status.UNKNOWN, subject,
-                              "not in a git repository: cannot tell whether it is committed", facts=facts)
+            yield ctx.observe(
+                NOT_TRACKED.id,
+                Status.UNKNOWN,
+                subject,
+                "not in a git repository: cannot tell whether it is committed",
+                facts=facts,
+            )
 
         if art.mode & (stat.S_IRWXG | stat.S_IRWXO):
-            who = " and ".join(
-                w for w, bits in (("group", stat.S_IRWXG), ("others", stat.S_IRWXO)) if art.mode & bits
+            who = " and ".join(w for w, bits in (("group", stat.S_IRWXG), ("others", stat.S_IRWXO)) if art.mode & bits)
+            yield ctx.observe(
+                OWNER_ONLY.id,
+                Status.FAIL,
+                subject,
+                f"mode {_mode(art)}: {who} can access it (want 0600 or stricter)",
+                strength=strength,
+                facts=facts,
             )
-            yield ctx.observe(OWNER_ONLY.id, Status.FAIL, subject,
-                              f"mode {_mode(art)}: {who} can access it (want 0600 or stricter)",
-                              strength=strength, facts=facts)
         else:
-            yield ctx.observe(OWNER_ONLY.id, Status.PASS, subject, f"mode {_mode(art)}: owner only",
-                              strength=strength, facts=facts)
-
+            yield ctx.observe(
+                OWNER_ONLY.id, Status.PASS, subject, f"mode {_mode(art)}: owner only", strength=strength, facts=facts
+            )
