@@ -275,7 +275,7 @@ SETTINGS_SCHEMA: dict[str, Any] = {
 # ---------------------------------------------------------------- YAML with lines
 
 
-class _ComposeLoader(yaml_lines._Loader):  # type: ignore[name-defined, misc]
+class _ComposeLoader(yaml_lines.LineLoader):  # type: ignore[name-defined, misc]
     """yaml_lines' loader, plus Compose's `!reset` and `!override` tags (read as their plain values)."""
 
 

@@ -34,8 +34,8 @@ class LineList(list):
         return self.item_lines[index] if index < len(self.item_lines) else self.line
 
 
-class _Loader(_Base):  # type: ignore[misc, valid-type]
-    pass
+class LineLoader(_Base):  # type: ignore[misc, valid-type]
+    """The loader behind ``load``; subclass it to add tags (Compose's !reset, CloudFormation's !Ref)."""
 
 
 def _mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> LineDict:
@@ -61,17 +61,17 @@ def _sequence(loader: yaml.SafeLoader, node: yaml.SequenceNode) -> LineList:
     return out
 
 
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
+LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _mapping)
+LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_SEQUENCE_TAG, _sequence)
 
 
 def load_all(text: str) -> list[Any]:
     """Every document of ``text``; raises ``yaml.YAMLError`` (with its mark) when malformed."""
-    return list(yaml.load_all(text, Loader=_Loader))
+    return list(yaml.load_all(text, Loader=LineLoader))
 
 
 def load(text: str) -> Any:
-    return yaml.load(text, Loader=_Loader)
+    return yaml.load(text, Loader=LineLoader)
 
 
 def error_line(exc: yaml.YAMLError) -> int | None:

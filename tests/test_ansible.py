@@ -1,0 +1,97 @@
+"""The Ansible probe on real fixture trees: playbooks, roles and an inventory present and parseable."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from conftest import REPO
+from readiness.probes.ansible import CONFIG_MANAGEMENT_PRESENT, AnsibleProbe
+
+from readiness.config import Config
+from readiness.discovery import discover
+from readiness.evaluate import check_result
+from readiness.inventory import Inventory
+from readiness.model import Observation, Status, VerdictStatus
+from readiness.probe import Files, ProbeContext
+from readiness.runner import audit
+
+FIXTURES = REPO / "fixtures"
+CHECK = CONFIG_MANAGEMENT_PRESENT.id
+
+
+def run_probe(root: Path) -> list[Observation]:
+    """Run the probe as the runner does (discovery, claims, context)."""
+    found = discover(root, Config())
+    files = Files(found.root)
+    probe = AnsibleProbe()
+    claimed = probe.claimed(found.artifacts, files)
+    ctx = ProbeContext(
+        probe=probe,
+        root=found.root,
+        artifacts=[a for a in claimed if a.skipped is None],
+        all_artifacts=found.artifacts,
+        files=files,
+        inventory=Inventory(),
+        git=found.git,
+    )
+    return list(probe.run(ctx)) + ctx.emitted
+
+
+def by_path(observations: list[Observation]) -> dict[str, tuple[Status, str]]:
+    return {o.subject.path: (o.status, o.message) for o in observations}
+
+
+def test_playbook_role_and_inventory_pass_naming_the_files():
+    observations = run_probe(FIXTURES / "ansible-site")
+    seen = by_path(observations)
+    assert set(seen) == {"site.yml", "roles/web/tasks/main.yml"}
+    assert {status for status, _ in seen.values()} == {Status.PASS}
+    facts = observations[0].facts
+    assert facts["playbooks"] == ["site.yml"]
+    assert facts["roles"] == ["roles/web/tasks/main.yml"]
+    assert "inventory/production.ini" in facts["inventories"]
+
+
+def test_vaulted_values_parse_and_are_never_written_out():
+    observations = run_probe(FIXTURES / "ansible-site")
+    assert all("ANSIBLE_VAULT" not in str(o.facts) + o.message for o in observations)
+
+
+def test_inventory_named_by_ansible_cfg_counts():
+    seen = by_path(run_probe(FIXTURES / "ansible-cfg-inventory"))
+    status, message = seen["deploy.yml"]
+    assert status is Status.PASS
+    assert "hosts.d" in message
+
+
+def test_playbook_without_inventory_is_unknown():
+    seen = by_path(run_probe(FIXTURES / "ansible-no-inventory"))
+    status, message = seen["playbook.yaml"]
+    assert status is Status.UNKNOWN
+    assert "no inventory" in message
+
+
+def test_malformed_playbook_and_role_are_errors_naming_file_and_line():
+    observations = run_probe(FIXTURES / "ansible-malformed")
+    errors = {(o.subject.path, o.subject.line) for o in observations if o.status is Status.ERROR}
+    assert errors == {("site.yml", 7), ("roles/db/tasks/main.yml", 1)}
+    assert not [o for o in observations if o.status is Status.PASS]
+
+
+def test_yaml_with_hosts_that_is_not_a_playbook_is_not_applicable(tmp_path):
+    (tmp_path / "values.yaml").write_text("ingress:\n  hosts:\n    - a.example\n  tasks:\n    - x\n")
+    (tmp_path / "other.yml").write_text("hosts: all\ntasks: []\n")  # a mapping at top level: not even claimed
+    observations = run_probe(tmp_path)
+    assert {o.subject.path: o.status for o in observations} == {"values.yaml": Status.NOT_APPLICABLE}
+
+
+def test_audit_without_ansible_is_not_applicable_and_with_it_passes(tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "README.md").write_text("nothing\n")
+    root = tmp_path / "site"
+    shutil.copytree(FIXTURES / "ansible-site", root)
+    for path, want in ((empty, VerdictStatus.NOT_APPLICABLE), (root, VerdictStatus.PASS)):
+        report = audit(path, Config())
+        assert check_result(CHECK, report.observations, {CHECK}, {}).status is want
