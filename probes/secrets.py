@@ -1,0 +1,457 @@
+"""Hardcoded credentials in files and git history; secret managers, rotation, logging and audit evidence.
+
+Content scanning uses the rules of ``secret_rules`` behind an Aho-Corasick
+keyword prefilter. No secret value is ever put in an observation: only the
+rule, file, line, a sha256 fingerprint and a 4-character masked prefix.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import yaml
+
+from readiness.model import Artifact, Check, Severity, Status, Subject
+from readiness.probe import Claim, CliOption, Probe, ProbeContext
+
+from .secret_rules import Finding, scan_text
+
+TEXT_GLOBS = (
+    "*.yml",
+    "*.yaml",
+    "*.json",
+    "*.env",
+    ".env",
+    ".env.*",
+    "*.ini",
+    "*.cfg",
+    "*.conf",
+    "*.toml",
+    "*.properties",
+    "*.sh",
+    "*.bash",
+    "*.tf",
+    "*.tfvars",
+    "*.hcl",
+    "Dockerfile",
+    "Dockerfile.*",
+    "*.dockerfile",
+    "*.py",
+    "*.js",
+    "*.ts",
+    "*.go",
+    "*.rb",
+    "*.java",
+    "*.php",
+    "*.xml",
+    "*.txt",
+    "*.md",
+    "*.pem",
+    "*.key",
+    ".npmrc",
+    ".pypirc",
+    ".netrc",
+    ".dockercfg",
+    "*.tpl",
+    ".sops.yaml",
+    "*.cs",
+    "*.kt",
+    "*.rs",
+)
+NO_HARDCODED = Check(
+    id="secrets.no_hardcoded",
+    title="No hardcoded credentials in the repository's files",
+    rationale="A literal credential in a file is exposed to everyone who can read the repository, "
+    "its clones, CI logs and images built from it.",
+    remediation="Move the value to a secret manager or an untracked 0600 file, reference it "
+    "(${VAR}, *_FILE, secretKeyRef), and rotate the leaked credential.",
+)
+HISTORY_CLEAN = Check(
+    id="secrets.history_clean",
+    title="No credential was ever committed to git history",
+    rationale="A secret removed in a later commit is still in every clone of the history.",
+    remediation="Rotate the credential; rewrite history (git filter-repo) only after rotating.",
+    when_absent=Status.UNKNOWN,
+)
+MANAGER = Check(
+    id="secrets.manager_configured",
+    title="An external secret manager is configured",
+    rationale="Secrets kept in a manager are access-controlled, audited and rotatable.",
+    remediation="Use Vault, AWS Secrets Manager / SSM SecureString, Azure Key Vault, GCP Secret "
+    "Manager, External Secrets Operator, Sealed Secrets or SOPS.",
+    when_absent=Status.FAIL,
+)
+ROTATION = Check(
+    id="secrets.rotation_configured",
+    title="Secret rotation is configured or documented",
+    rationale="A credential that never rotates stays valid for whoever leaked it.",
+    remediation="Add aws_secretsmanager_secret_rotation, Vault lease TTLs, or a documented rotation policy.",
+    when_absent=Status.FAIL,
+)
+NOT_LOGGED = Check(
+    id="secrets.not_logged",
+    title="Sensitive data is not logged",
+    rationale="Logged headers, bodies or credentials end up in log stores with wide access.",
+    remediation="Add redaction filters; do not log request bodies or Authorization headers.",
+    when_absent=Status.UNKNOWN,
+)
+ACCESS_AUDITED = Check(
+    id="secrets.access_audited",
+    title="Access to secrets is audited",
+    rationale="Without an audit trail a leaked or misused secret cannot be traced.",
+    remediation="Enable CloudTrail, a Vault audit device, or Key Vault diagnostic settings.",
+    when_absent=Status.UNKNOWN,
+)
+
+# Evidence patterns: (check, label, regex over file text, path glob filter or None).
+MANAGER_EVIDENCE = (
+    ("terraform aws_secretsmanager_secret", re.compile(r'resource\s+"aws_secretsmanager_secret"')),
+    ("terraform aws_ssm_parameter SecureString", re.compile(r"SecureString")),
+    ("terraform azurerm_key_vault", re.compile(r'resource\s+"azurerm_key_vault(?:_secret)?"')),
+    ("terraform google_secret_manager_secret", re.compile(r'resource\s+"google_secret_manager_secret"')),
+    ("Vault config or usage", re.compile(r'(?m)^\s*(?:storage|listener|seal)\s+"\w+"|\bimport hvac\b|hvac\.Client')),
+    ("External Secrets Operator", re.compile(r"kind:\s*(?:ExternalSecret|SecretStore|ClusterSecretStore)\b")),
+    ("Sealed Secrets", re.compile(r"kind:\s*SealedSecret\b")),
+    ("SOPS", re.compile(r"(?m)^\s*sops:\s*$|creation_rules:")),
+)
+ROTATION_EVIDENCE = (
+    ("terraform aws_secretsmanager_secret_rotation", re.compile(r'resource\s+"aws_secretsmanager_secret_rotation"')),
+    ("Vault lease TTLs", re.compile(r"(?m)^\s*(?:default_lease_ttl|max_lease_ttl)\s*=")),
+    ("Azure Key Vault rotation policy", re.compile(r"rotation_policy\s*\{")),
+    ("GCP secret rotation", re.compile(r"rotation\s*\{\s*\n?\s*(?:next_rotation_time|rotation_period)")),
+)
+ROTATION_DOC = re.compile(
+    r"(?i)\b(?:secret|credential|key)s?\b.{0,80}\brotat(?:e|ed|ion)\b.{0,80}\b(?:days?|weeks?|months?|"
+    r"quarterly|monthly|annually|every)\b"
+)
+AUDIT_EVIDENCE = (
+    ("terraform aws_cloudtrail", re.compile(r'resource\s+"aws_cloudtrail"')),
+    ("Vault audit device", re.compile(r'(?m)^\s*audit\s+"\w+"|vault audit enable|resource\s+"vault_audit"')),
+    (
+        "Key Vault diagnostic settings",
+        re.compile(r'resource\s+"azurerm_monitor_diagnostic_setting"[\s\S]{0,400}key_vault'),
+    ),
+    ("GCP data-access audit config", re.compile(r'resource\s+"google_project_iam_audit_config"')),
+)
+LOG_REDACT = re.compile(
+    r"(?i)redact|mask(?:ing)?_?(?:filter|fields)|sanitiz|scrub|filter_parameters|"
+    r"SensitiveDataFilter|obfuscat"
+)
+LOG_LEAK = re.compile(
+    r"(?i)log[_\-]?(?:request|response)[_\-]?bod(?:y|ies)\s*[:=]\s*[\"']?true|"
+    r"log[_\-]?headers\s*[:=]\s*[\"']?true|logLevel\s*[:=]\s*[\"']?(?:trace|debug)[\"']?\s*$"
+)
+LOG_FILE = re.compile(
+    r"(?i)(?:^|/)(?:logging|log4j2?|logback|loguru|.*log.*)\.(?:ya?ml|json|ini|conf|xml|properties|py)$"
+)
+EXAMPLE_PATH = re.compile(
+    r"(?i)(?:^|/)(?:examples?|samples?|tests?|testdata|fixtures|docs?)/|\.(?:example|sample|test)\b"
+)
+INLINE_IGNORE = re.compile(r"readiness:ignore(?:\s+(?P<reason>[^\n#]*\S))?")
+
+SETTINGS = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "history": {"type": "boolean"},
+        "history_max_commits": {"type": "integer", "minimum": 1},
+        "ignore_file": {"type": "string"},
+        "severity": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                k: {"enum": [s.value for s in Severity]} for k in ("production", "non_production", "example")
+            },
+        },
+    },
+}
+
+
+def _severity(settings: dict, art_production: bool, path: str) -> str:
+    conf = settings.get("severity", {})
+    if EXAMPLE_PATH.search(path):
+        return conf.get("example", "low")
+    if not art_production:
+        return conf.get("non_production", "medium")
+    return conf.get("production", "critical")
+
+
+def _load_ignores(ctx: ProbeContext) -> dict[str, str]:
+    """fingerprint -> reason from the ignore file (YAML list of {fingerprint, reason})."""
+    rel = ctx.settings.get("ignore_file", ".readiness/secrets-ignore.yaml")
+    path = ctx.root / rel
+    if not path.is_file():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text()) or []
+        return {str(e["fingerprint"]): str(e["reason"]) for e in data}
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+        ctx.gap(Subject(path=rel), f"secrets ignore file unusable: {type(exc).__name__}; no waivers applied")
+        return {}
+
+
+def _k8s_secret_findings(text: str) -> Iterator[Finding]:
+    """Decoded ``data:`` values of Kubernetes Secret objects, scanned as a generic credential."""
+    from .secret_rules import fingerprint, is_placeholder, mask
+
+    if not re.search(r"(?m)^kind:\s*Secret\s*$", text):
+        return
+    in_data = False
+    for no, line in enumerate(text.splitlines(), 1):
+        if re.match(r"^(?:data|stringData):\s*$", line):
+            in_data = True
+            continue
+        if in_data and line and not line.startswith((" ", "\t")):
+            in_data = False
+        m = re.match(r"^\s+[\w.\-]+:\s*[\"']?([A-Za-z0-9+/=]{8,})[\"']?\s*$", line) if in_data else None
+        if m and not is_placeholder(m.group(1), line):
+            yield Finding("k8s-secret-data", no, fingerprint(m.group(1)), mask(m.group(1)))
+
+
+class SecretsProbe(Probe):
+    name = "secrets"
+    version = "1.0"
+    kind = "static"
+    description = "Hardcoded credentials (files and history), secret managers, rotation, logging, access audit."
+    claims = (Claim(TEXT_GLOBS, include_ignored=False),)
+    checks = (NO_HARDCODED, HISTORY_CLEAN, MANAGER, ROTATION, NOT_LOGGED, ACCESS_AUDITED)
+    settings_schema = SETTINGS
+    cli_options = (
+        CliOption(
+            "--history",
+            "Also scan git history (added lines of every commit, all refs) for secrets committed and removed",
+            ("probes", "secrets", "history"),
+            is_flag=True,
+        ),
+    )
+    runs_without_targets = True
+
+    def run(self, ctx: ProbeContext):
+        ignores = _load_ignores(ctx)
+        texts: dict[str, str] = {}
+        for art in ctx.artifacts:
+            with ctx.guard(art):
+                text = self._text(ctx, art)
+                if text is None:
+                    continue
+                texts[art.path] = text
+                yield from self._scan_file(ctx, art, text, ignores)
+        yield from self._evidence(ctx, texts)
+        yield from self._history(ctx, ignores)
+
+    def _text(self, ctx: ProbeContext, art: Artifact) -> str | None:
+        data = ctx.read_bytes(art)
+        if b"\0" in data[:8192]:
+            ctx.gap(Subject(path=art.path), "binary file, not scanned for secrets")
+            return None
+        return data.decode("utf-8", errors="replace")
+
+    def _scan_file(self, ctx: ProbeContext, art: Artifact, text: str, ignores: dict[str, str]):
+        lines = text.splitlines()
+        findings = list(scan_text(text)) + list(_k8s_secret_findings(text))
+        severity = _severity(ctx.settings, art.production, art.path)
+        if not findings:
+            yield ctx.observe(NO_HARDCODED.id, Status.PASS, Subject(path=art.path), "no credential found")
+            return
+        for f in sorted(findings, key=lambda f: (f.line, f.rule)):
+            facts = {"rule": f.rule, "fingerprint": f.fingerprint, "masked": f.masked, "severity": severity}
+            line = lines[f.line - 1] if f.line <= len(lines) else ""
+            inline = INLINE_IGNORE.search(line)
+            reason = ignores.get(f.fingerprint) or (
+                inline.group("reason") if inline and inline.group("reason") else None
+            )
+            subject = Subject(path=art.path, line=f.line)
+            if reason:
+                yield ctx.observe(
+                    NO_HARDCODED.id,
+                    Status.NOT_APPLICABLE,
+                    subject,
+                    f"{f.rule} waived: {reason}",
+                    facts={**facts, "waived": True, "reason": reason},
+                )
+            elif inline:
+                yield ctx.observe(
+                    NO_HARDCODED.id,
+                    Status.FAIL,
+                    subject,
+                    f"{f.rule} ({f.masked}); readiness:ignore without a reason does not waive",
+                    facts=facts,
+                )
+            else:
+                yield ctx.observe(
+                    NO_HARDCODED.id, Status.FAIL, subject, f"{f.rule} ({f.masked}) severity {severity}", facts=facts
+                )
+
+    def _evidence(self, ctx: ProbeContext, texts: dict[str, str]):
+        for check, patterns, looked in (
+            (
+                MANAGER,
+                MANAGER_EVIDENCE,
+                "Vault/hvac, aws_secretsmanager_secret, SSM SecureString, azurerm_key_vault, "
+                "google_secret_manager_secret, ExternalSecret, SealedSecret, SOPS",
+            ),
+            (
+                ROTATION,
+                ROTATION_EVIDENCE,
+                "aws_secretsmanager_secret_rotation, Vault lease TTLs, Key Vault/GCP "
+                "rotation, a documented rotation policy in docs",
+            ),
+            (ACCESS_AUDITED, AUDIT_EVIDENCE, "aws_cloudtrail, Vault audit device, Key Vault diagnostic settings"),
+        ):
+            hits = [
+                (p, label, text[: m.start()].count("\n") + 1)
+                for p, text in texts.items()
+                for label, rx in patterns
+                if (m := rx.search(text))
+            ]
+            if check is ROTATION:
+                hits += [
+                    (p, "documented rotation policy", t[: m.start()].count("\n") + 1)
+                    for p, t in texts.items()
+                    if p.endswith((".md", ".txt")) and (m := ROTATION_DOC.search(t))
+                ]
+            for path, label, line in hits:
+                yield ctx.observe(
+                    check.id, Status.PASS, Subject(path=path, line=line), f"found {label}", facts={"evidence": label}
+                )
+            if not hits:
+                # Access audit is often configured outside the repo (org CloudTrail), so absence is unknown, not fail.
+                status = Status.UNKNOWN if check is ACCESS_AUDITED else Status.FAIL
+                yield ctx.observe(
+                    check.id,
+                    status,
+                    Subject(),
+                    f"no evidence found; looked for {looked}",
+                    facts={"looked_for": looked},
+                    production=True,
+                )
+        yield from self._logging(ctx, texts)
+
+    def _logging(self, ctx: ProbeContext, texts: dict[str, str]):
+        seen = False
+        for path, text in texts.items():
+            for m in LOG_LEAK.finditer(text):
+                seen = True
+                yield ctx.observe(
+                    NOT_LOGGED.id,
+                    Status.FAIL,
+                    Subject(path=path, line=text[: m.start()].count("\n") + 1),
+                    "config logs request/response bodies, headers or at debug/trace level",
+                )
+            if LOG_FILE.search(path) and (m := LOG_REDACT.search(text)):
+                seen = True
+                yield ctx.observe(
+                    NOT_LOGGED.id,
+                    Status.PASS,
+                    Subject(path=path, line=text[: m.start()].count("\n") + 1),
+                    "logging config redacts sensitive fields",
+                )
+        if not seen:
+            yield ctx.observe(
+                NOT_LOGGED.id,
+                Status.UNKNOWN,
+                Subject(),
+                "no logging config with redaction or body/header logging found; cannot decide",
+                production=True,
+            )
+
+    def _history(self, ctx: ProbeContext, ignores: dict[str, str]):
+        if not ctx.settings.get("history"):
+            yield ctx.observe(
+                HISTORY_CLEAN.id,
+                Status.UNKNOWN,
+                Subject(),
+                "history not scanned; enable probes.secrets.history",
+                production=True,
+            )
+            return
+        if ctx.git is None:
+            yield ctx.observe(HISTORY_CLEAN.id, Status.UNKNOWN, Subject(), "not a git repository", production=True)
+            return
+        yield from scan_history(ctx, Path(ctx.root), ignores)
+
+
+def _git(root: Path, *args: str) -> subprocess.Popen:
+    return subprocess.Popen(["git", "-C", str(root), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def _added_lines(stream) -> Iterator[tuple[str, str, int, str]]:
+    """(commit, path, line number, text) of added lines in a ``git log -p`` stream."""
+    commit = path = ""
+    new_line = 0
+    for raw in stream:
+        line = raw.decode("utf-8", errors="replace").rstrip("\n")
+        if line.startswith("commit "):
+            commit = line.split()[1]
+        elif line.startswith("+++ "):
+            path = line[6:] if line.startswith("+++ b/") else ""
+        elif line.startswith("@@"):
+            m = re.search(r"\+(\d+)", line)
+            new_line = int(m.group(1)) if m else 0
+        elif line.startswith("+") and path:
+            yield commit, path, new_line, line[1:]
+            new_line += 1
+        elif line.startswith(" "):
+            new_line += 1
+
+
+def _scan_log(ctx: ProbeContext, root: Path, args: tuple[str, ...], found: dict):
+    proc = _git(root, "log", "-p", "--no-color", "--no-renames", "--format=commit %H", "--diff-filter=AM", *args)
+    for commit, path, no, text in _added_lines(proc.stdout):
+        for f in scan_text(text, no):
+            found.setdefault((f.fingerprint, path), (commit, f))
+    proc.stdout.close()
+    err = proc.stderr.read().decode(errors="replace")
+    return proc.wait(), err
+
+
+def scan_history(ctx: ProbeContext, root: Path, ignores: dict[str, str]):
+    """Added lines of every commit on all refs; commit by commit when the one-shot log fails on a missing blob."""
+    found: dict = {}
+    rc, err = _scan_log(ctx, root, ("--all",), found)
+    unreadable: list[str] = []
+    if rc != 0:
+        found.clear()
+        revs = subprocess.run(["git", "-C", str(root), "rev-list", "--all"], capture_output=True, text=True)
+        for commit in revs.stdout.split():
+            crc, cerr = _scan_log(ctx, root, ("-1", commit), found)
+            if crc != 0:
+                unreadable.append(commit)
+                ctx.gap(Subject(name=commit), f"commit not readable: {cerr.strip()[:200]}")
+    for (fp, path), (commit, f) in sorted(found.items(), key=lambda kv: (kv[0][1], kv[1][1].line)):
+        facts = {"rule": f.rule, "fingerprint": fp, "masked": f.masked, "commit": commit}
+        subject = Subject(path=path, line=f.line, name=commit[:12])
+        if fp in ignores:
+            yield ctx.observe(
+                HISTORY_CLEAN.id,
+                Status.NOT_APPLICABLE,
+                subject,
+                f"{f.rule} waived: {ignores[fp]}",
+                facts={**facts, "waived": True, "reason": ignores[fp]},
+                production=True,
+            )
+        else:
+            yield ctx.observe(
+                HISTORY_CLEAN.id,
+                Status.FAIL,
+                subject,
+                f"{f.rule} ({f.masked}) in commit {commit[:12]}",
+                facts=facts,
+                production=True,
+            )
+    if unreadable:
+        yield ctx.observe(
+            HISTORY_CLEAN.id,
+            Status.UNKNOWN,
+            Subject(),
+            f"{len(unreadable)} commit(s) could not be read (shallow or partial clone)",
+            facts={"unreadable_commits": unreadable[:50]},
+            production=True,
+        )
+    elif not found:
+        yield ctx.observe(
+            HISTORY_CLEAN.id, Status.PASS, Subject(), "no credential in the added lines of any commit", production=True
+        )

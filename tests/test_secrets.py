@@ -1,0 +1,154 @@
+"""The secrets probe on a generated corpus, real git history, and the CLI output."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import git, run_cli
+from secret_corpus import LOOKALIKES, write_corpus
+
+from readiness.config import Config
+from readiness.model import Status
+from readiness.runner import audit
+
+
+def _obs(root, **settings):
+    report = audit(root, Config(probes={"secrets": settings}))
+    return [o for o in report.observations if o.probe == "secrets"]
+
+
+def _repo(tmp_path):
+    table = write_corpus(tmp_path)
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "corpus")
+    return table
+
+
+def test_recall_and_no_false_positives(tmp_path):
+    table = _repo(tmp_path)
+    fails = [o for o in _obs(tmp_path) if o.check == "secrets.no_hardcoded" and o.status is Status.FAIL]
+    found = {(o.subject.path, o.facts["rule"]) for o in fails}
+    for rule, (rel, _, _) in table.items():
+        assert (rel, rule) in found, rule
+    assert not [o for o in fails if o.subject.path in LOOKALIKES]
+
+
+def test_no_secret_in_any_output(tmp_path):
+    table = _repo(tmp_path)
+    text = run_cli("audit", tmp_path)
+    js = run_cli("audit", tmp_path, "--format", "json")
+    assert json.loads(js.stdout)["observations"]
+    blob = text.stdout + text.stderr + js.stdout + js.stderr
+    assert "secrets.no_hardcoded" in blob or "hardcoded" in blob
+    for _, _, secret in table.values():
+        assert secret not in blob
+
+
+def test_waivers_show_up(tmp_path):
+    (tmp_path / "a.env").write_text("API_TOKEN=Zq8vR2mK9xLp4TsW7yB3nC6d  # readiness:ignore rotated test token\n")
+    obs = [o for o in _obs(tmp_path) if o.check == "secrets.no_hardcoded"]
+    assert [o.facts["reason"] for o in obs if o.facts.get("waived")] == ["rotated test token"]
+    assert not [o for o in obs if o.status is Status.FAIL]
+
+
+def test_history_finds_removed_secret(tmp_path):
+    (tmp_path / "c.env").write_text("x=1\n")
+    git(tmp_path, "init", "-q")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "one")
+    (tmp_path / "c.env").write_text("GH=ghp_" + "aB3dE5gH7jK9mN1pQ3sT5vW7yZ9bC1dE3fG5\n")
+    git(tmp_path, "commit", "-qam", "two")
+    (tmp_path / "c.env").write_text("x=1\n")
+    git(tmp_path, "commit", "-qam", "three")
+    hist = [o for o in _obs(tmp_path, history=True) if o.check == "secrets.history_clean"]
+    assert [(o.subject.path, o.status) for o in hist] == [("c.env", Status.FAIL)]
+    off = [o for o in _obs(tmp_path) if o.check == "secrets.history_clean"]
+    assert off[0].status is Status.UNKNOWN and "enable probes.secrets.history" in off[0].message
+
+
+def test_manager_rotation_and_audit_evidence(tmp_path):
+    (tmp_path / "main.tf").write_text(
+        'resource "aws_secretsmanager_secret" "db" {}\nresource "aws_secretsmanager_secret_rotation" "db" {}\n'
+    )
+    by = {o.check: o.status for o in _obs(tmp_path) if o.subject.path == "main.tf" or o.subject.path is None}
+    assert by["secrets.manager_configured"] is Status.PASS
+    assert by["secrets.rotation_configured"] is Status.PASS
+    assert by["secrets.access_audited"] is Status.UNKNOWN
+    (tmp_path / "main.tf").write_text('resource "aws_s3_bucket" "b" {}\n')
+    by = {o.check: o.status for o in _obs(tmp_path)}
+    assert by["secrets.manager_configured"] is Status.FAIL
+    assert by["secrets.rotation_configured"] is Status.FAIL
+
+
+def test_severity_by_context_and_binary_skipped(tmp_path):
+    (tmp_path / "tests").mkdir()
+    token = "ghp_" + "Qw3rTy5uI7oP9aS1dF3gH5jK7lZ9xC1vB3nM"
+    (tmp_path / "tests" / "ci.yml").write_text(f"t: {token}\n")
+    (tmp_path / "prod.yml").write_text(f"t: {token}\n")
+    (tmp_path / "blob.json").write_bytes(b"\0\1\2password=" + b"A" * 30)
+    report = audit(tmp_path, Config(probes={"secrets": {"severity": {"example": "medium"}}}))
+    sev = {
+        o.subject.path: (o.facts["severity"], o.production)
+        for o in report.observations
+        if o.check == "secrets.no_hardcoded" and o.status is Status.FAIL
+    }
+    assert sev == {"tests/ci.yml": ("medium", False), "prod.yml": ("critical", True)}
+    assert any(g.subject.path == "blob.json" and "binary" in g.reason for g in report.gaps)
+
+
+def test_history_with_missing_blob_goes_commit_by_commit(tmp_path):
+    git(tmp_path, "init", "-q")
+    (tmp_path / "a.env").write_text("GH=ghp_" + "Zx9cV8bN7mL6kJ5hG4fD3sA2qW1eR0tY9uI8\n")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "one")
+    (tmp_path / "b.txt").write_text("lost blob\n")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "two")
+    blob = git(tmp_path, "rev-parse", "HEAD:b.txt").strip()
+    (tmp_path / ".git" / "objects" / blob[:2] / blob[2:]).unlink()
+    hist = [o for o in _obs(tmp_path, history=True) if o.check == "secrets.history_clean"]
+    statuses = {(o.subject.path, o.status) for o in hist}
+    assert ("a.env", Status.FAIL) in statuses
+    assert (None, Status.UNKNOWN) in statuses
+
+
+def test_ignore_file_waives_by_fingerprint(tmp_path):
+    from readiness.probes.secret_rules import fingerprint
+
+    token = "glpat-" + "Ab1Cd2Ef3Gh4Ij5Kl6Mn"
+    (tmp_path / "ci.sh").write_text(f"export T={token}\n")
+    (tmp_path / "ign.yaml").write_text(f"- fingerprint: {fingerprint(token)}\n  reason: revoked 2026-11-01\n")
+    obs = [o for o in _obs(tmp_path, ignore_file="ign.yaml") if o.subject.path == "ci.sh"]
+    assert [(o.status, o.facts.get("reason")) for o in obs] == [(Status.NOT_APPLICABLE, "revoked 2026-11-01")]
+    assert token not in json.dumps([o.facts for o in obs]) + "".join(o.message for o in obs)
+
+
+def test_history_flag_turns_on_history_scanning(tmp_path):
+    """`--history` on the command line is the same as `probes.secrets.history: true`."""
+    import json
+    import subprocess
+    import sys
+
+    from conftest import git
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "README.md").write_text("hello\n")
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "init")
+
+    def history_obs(*flags):
+        done = subprocess.run(
+            [sys.executable, "-m", "readiness", "audit", str(repo), "--format", "json", *flags],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        report = json.loads(done.stdout)
+        return [o for o in report["observations"] if o["check"] == "secrets.history_clean"]
+
+    assert all("history not scanned" in o["message"] for o in history_obs())
+    scanned = history_obs("--history")
+    assert scanned and not any("history not scanned" in o["message"] for o in scanned)
