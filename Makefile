@@ -52,6 +52,7 @@ test: setup system-deps
 bench: setup system-deps
 	$(BIN)/python benchmarks/containers.py
 	$(BIN)/python benchmarks/tls.py
+	$(BIN)/python benchmarks/secrets.py
 	@if [ -d "$(TERRAGOAT)" ]; then $(BIN)/python benchmarks/terraform.py "$(TERRAGOAT)"; \
 	else echo "terraform benchmark: set TERRAGOAT=<path to a bridgecrewio/terragoat checkout>"; fi
 
