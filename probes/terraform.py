@@ -39,10 +39,11 @@ from .terraform_resolve import (
     parse_hcl,
     parse_tfvars_json,
     plan_estate,
+    warm_parser,
 )
 
 AUTO_TFVARS = ("terraform.tfvars", "terraform.tfvars.json")
-PARALLEL_BYTES = 64 * 1024  # below this, starting worker processes costs more than it saves
+PARALLEL_BYTES = 16 * 1024  # below this, starting worker processes costs more than it saves
 
 
 def _dir(path: str) -> str:
@@ -62,6 +63,7 @@ def _parse_all(texts: list[str]) -> list[tuple[Block | None, str | None, int | N
     workers = min(os.cpu_count() or 1, 8)
     if workers > 1 and sum(map(len, texts)) >= PARALLEL_BYTES and "fork" in mp.get_all_start_methods():
         try:
+            warm_parser()  # build Lark once here; forked workers inherit it instead of each loading it
             with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
                 return list(pool.map(_parse_one, texts, chunksize=4))
         except (OSError, BrokenProcessPool):

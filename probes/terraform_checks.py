@@ -503,11 +503,21 @@ def encryption_in_transit(estate: Estate) -> Iterator[Finding]:
         yield _flag(check, res, "transit_encryption_enabled", "in-transit encryption on", "in-transit encryption off")
     for domain in estate.of(*SEARCH_DOMAINS):
         n2n = domain.block.sub("node_to_node_encryption")
-        yield (
-            _flag(check, domain, "enabled", "node-to-node encryption on", "node-to-node encryption off", n2n[0])
-            if n2n
-            else Finding(check, Status.FAIL, "no node_to_node_encryption", domain)
-        )
+        cluster = domain.block.sub("cluster_config")
+        # The provider's instance_count default is 1.
+        nodes = _as_int(domain.get("instance_count", cluster[0])) if cluster else 1
+        nodes = 1 if nodes is None else nodes
+        masters = _truth(domain.get("dedicated_master_enabled", cluster[0])) if cluster else None
+        if n2n:
+            yield _flag(check, domain, "enabled", "node-to-node encryption on", "node-to-node encryption off", n2n[0])
+        elif isinstance(nodes, Unknown) or (nodes <= 1 and isinstance(masters, Unknown)):
+            why = nodes.reason if isinstance(nodes, Unknown) else masters.reason
+            yield Finding(check, Status.UNKNOWN, f"node count not known statically ({why})", domain)
+        elif nodes <= 1 and masters is not True:
+            # One data node and no dedicated masters: there is no traffic between nodes to encrypt.
+            yield Finding(check, Status.NOT_APPLICABLE, "single-node domain: no node-to-node traffic", domain)
+        else:
+            yield Finding(check, Status.FAIL, "no node_to_node_encryption", domain)
         endpoint = domain.block.sub("domain_endpoint_options")
         https = _truth(domain.get("enforce_https", endpoint[0])) if endpoint else None
         if isinstance(https, Unknown):
@@ -1515,6 +1525,11 @@ def _policy_findings(check: str, holder: Resource, document: Any, attr: str) -> 
             return Finding(check, Status.FAIL, 'allows Action "*" on Resource "*" (full admin)', holder, attr)
         if _has(st.get("Action"), "*"):
             return Finding(check, Status.FAIL, 'allows Action "*"', holder, attr)
+        # "s3:*" on every resource is admin over a whole service (TerraGoat's ec2policy: s3/ec2/rds).
+        services = [a for a in _listify(st.get("Action")) if isinstance(a, str) and a.endswith(":*")]
+        if services and _has(st.get("Resource"), "*"):
+            shown = ", ".join(services)
+            return Finding(check, Status.FAIL, f'allows service-wide {shown} on Resource "*"', holder, attr)
     return Finding(check, Status.PASS, "no wildcard admin statement", holder, attr)
 
 

@@ -101,6 +101,11 @@ def _body(body: BodyRule) -> tuple[dict[str, Any], dict[str, int], list[Block]]:
     return attrs, lines, blocks
 
 
+def warm_parser() -> None:
+    """Load python-hcl2's cached Lark parser now (it is built lazily on the first parse)."""
+    hcl2.parses("")
+
+
 def parse_hcl(text: str) -> Block:
     """Parse HCL text into a top-level pseudo block; raises :class:`ParseFailure`."""
     try:

@@ -517,3 +517,30 @@ def test_parallel_parsing_gives_the_same_observations(tmp_path, monkeypatch, har
     parallel, _ = run_probe(copy_fixture("terraform-hardened", tmp_path))
     serial, _ = hardened
     assert sorted(o.sort_key() for o in parallel) == sorted(o.sort_key() for o in serial)
+
+
+def test_service_wide_actions_on_every_resource_fail_in_inline_role_policies(tmp_path):
+    observations, _ = run_probe(copy_fixture("terraform-service-wildcard", tmp_path))
+    check = "terraform.iam_least_privilege"
+    heredoc = one(observations, check, "aws_iam_role_policy.heredoc_services")
+    assert heredoc.status is Status.FAIL and "dynamodb:*, sqs:*" in heredoc.message
+    assert one(observations, check, "aws_iam_role_policy.jsonencode_service").status is Status.FAIL
+    # A whole service on one named bucket, or named actions on "*", is not a service-wide grant.
+    assert one(observations, check, "aws_iam_role_policy.scoped_service").status is Status.PASS
+    assert one(observations, check, "aws_iam_role_policy.named_actions").status is Status.PASS
+
+
+def test_node_to_node_encryption_is_not_applicable_to_a_single_node_search_domain(tmp_path):
+    observations, _ = run_probe(copy_fixture("terraform-single-node-search", tmp_path))
+    n2n = {
+        o.subject.name: o.status
+        for o in by_check(observations, "terraform.encryption_in_transit")
+        if "node" in o.message
+    }
+    assert n2n == {
+        "aws_opensearch_domain.single": Status.NOT_APPLICABLE,
+        "aws_opensearch_domain.defaults": Status.NOT_APPLICABLE,
+        "aws_opensearch_domain.cluster": Status.FAIL,
+        "aws_opensearch_domain.single_with_masters": Status.FAIL,
+        "aws_opensearch_domain.sized_by_variable": Status.UNKNOWN,
+    }
