@@ -13,7 +13,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import yaml
 
 CONFIG_FILE = ".readiness.yaml"
@@ -95,7 +94,8 @@ def _schema() -> dict[str, Any]:
     return json.loads(text)
 
 
-def describe_validation_error(err: jsonschema.ValidationError, source: str) -> str:
+def describe_validation_error(err: Any, source: str) -> str:
+    """One line naming the key at fault, from a jsonschema ValidationError."""
     where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
     if err.validator == "additionalProperties":
         extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
@@ -104,6 +104,10 @@ def describe_validation_error(err: jsonschema.ValidationError, source: str) -> s
 
 
 def validate(data: Any, schema: dict[str, Any], source: str) -> None:
+    # Imported here: jsonschema costs a tenth of a second at start-up and most
+    # audits validate nothing but a short config.
+    import jsonschema
+
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
     if errors:
