@@ -1,15 +1,15 @@
-"""Benchmark: the static container probes (compose, dockerfile) against Checkov on the same generated tree.
+"""Benchmark: the static container probes (compose, dockerfile, kubernetes) against Checkov on one generated tree.
 
     .venv/bin/python benchmarks/containers.py [--files 2000] [--checkov PATH]
 
-Generates a tree of compose projects and Dockerfiles (a quarter of each kind
-per project folder: base compose file, prod override, Dockerfile, a second
-Dockerfile), runs each tool once in its own process, and prints wall time,
+Generates a tree of project folders (base compose file, prod override,
+Dockerfile, a second Dockerfile, a Kubernetes Deployment), runs each tool
+once in its own process, and prints wall time,
 files per second over the files each tool reads, and peak resident memory,
 with our/their ratios. Checkov runs from its own virtualenv (created under
 bench-out/ with pip on first use, or given with --checkov); it has no Compose
-framework, so it reads only the Dockerfiles, and a dockerfile-only run of
-ours is the like-for-like row.
+framework, so it reads only the Dockerfiles and manifests, and a
+dockerfile+kubernetes run of ours is the like-for-like row.
 
 Peak memory is the largest resident set of the tool's process tree as the
 kernel reports it through wait4 (ru_maxrss), not a sum over processes.
@@ -76,11 +76,37 @@ PROD_COMPOSE = """services:
 """
 
 
+K8S_DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata: {{name: web{n}, namespace: shop}}
+spec:
+  replicas: 3
+  selector: {{matchLabels: {{app: web{n}}}}}
+  template:
+    metadata: {{labels: {{app: web{n}}}}}
+    spec:
+      securityContext: {{runAsNonRoot: {secure}}}
+      containers:
+        - name: web
+          image: registry.example/web:1.{n}
+          securityContext:
+            allowPrivilegeEscalation: false
+            readOnlyRootFilesystem: {secure}
+            capabilities: {{drop: [ALL]}}
+          resources:
+            limits: {{cpu: 500m, memory: 256Mi}}
+            requests: {{cpu: 100m, memory: 128Mi}}
+          livenessProbe: {{httpGet: {{path: /health, port: 8080}}}}
+          readinessProbe: {{httpGet: {{path: /ready, port: 8080}}}}
+"""
+PER_FOLDER = 5
+
+
 def generate(root: Path, files: int) -> int:
-    """Write ``files`` files (rounded down to a multiple of 4) under ``root``; returns how many."""
+    """Write ``files`` files (rounded down to a multiple of 5) under ``root``; returns how many."""
     if root.exists():
         shutil.rmtree(root)
-    folders = files // 4
+    folders = files // PER_FOLDER
     for n in range(folders):
         d = root / f"svc{n:04d}"
         d.mkdir(parents=True)
@@ -88,13 +114,19 @@ def generate(root: Path, files: int) -> int:
         (d / "docker-compose.prod.yml").write_text(PROD_COMPOSE.format(n=n))
         (d / "Dockerfile").write_text((HARDENED_DOCKERFILE if n % 2 else INSECURE_DOCKERFILE).format(n=n))
         (d / "worker.Dockerfile").write_text((INSECURE_DOCKERFILE if n % 2 else HARDENED_DOCKERFILE).format(n=n))
-    return folders * 4
+        (d / "k8s").mkdir()
+        (d / "k8s" / "deployment.yaml").write_text(K8S_DEPLOYMENT.format(n=n, secure="true" if n % 2 else "false"))
+    return folders * PER_FOLDER
 
 
 def probe_run(root: Path, only: str | None = None) -> None:
-    """In a child process: discovery, then the compose and dockerfile probes, as the runner drives them."""
+    """In a child process: discovery, then the container probes, as the runner drives them.
+
+    ``only`` is a comma-separated list of probe names.
+    """
     from readiness.probes.compose import ComposeProbe
     from readiness.probes.dockerfile import DockerfileProbe
+    from readiness.probes.kubernetes import KubernetesProbe
 
     from readiness.config import Config
     from readiness.discovery import discover
@@ -104,8 +136,8 @@ def probe_run(root: Path, only: str | None = None) -> None:
     found = discover(root, Config())
     files, inventory = Files(found.root), Inventory()
     count = errors = 0
-    for cls in (ComposeProbe, DockerfileProbe):
-        if only and cls.name != only:
+    for cls in (KubernetesProbe, ComposeProbe, DockerfileProbe):
+        if only and cls.name not in only.split(","):
             continue
         probe = cls()
         claimed = [a for a in probe.claimed(found.artifacts, files) if a.skipped is None]
@@ -159,27 +191,31 @@ def main() -> int:
 def compare(tree: Path, files: int, checkov_path: str | None) -> int:
     """Generate the tree, run both tools, print the table and the ratios."""
     total = generate(tree, files)
-    dockerfiles = total // 2
-    print(f"tree: {total} files in {tree} ({total // 2} compose files, {dockerfiles} Dockerfiles)")
+    folders = total // PER_FOLDER
+    dockerfiles, manifests = 2 * folders, folders
+    like = dockerfiles + manifests
+    print(
+        f"tree: {total} files in {tree} ({2 * folders} compose files, {dockerfiles} Dockerfiles, {manifests} manifests)"
+    )
     ours = measure([sys.executable, __file__, "--probe-run", str(tree)])
-    ours_dockerfile = measure([sys.executable, __file__, "--probe-run", str(tree), "--only", "dockerfile"])
+    ours_like = measure([sys.executable, __file__, "--probe-run", str(tree), "--only", "dockerfile,kubernetes"])
     checkov = checkov_binary(checkov_path)
     theirs = measure(
-        [str(checkov), "-d", str(tree), "--framework", "dockerfile", "--quiet", "--compact", "-o", "json"]
+        [str(checkov), "-d", str(tree), "--framework", "dockerfile", "kubernetes", "--quiet", "--compact", "-o", "json"]
         + ["--skip-download", "--download-external-modules", "false"]
     )
     rows = [
-        ("readiness compose+dockerfile", total, ours),
-        ("readiness dockerfile only", dockerfiles, ours_dockerfile),
-        ("checkov --framework dockerfile", dockerfiles, theirs),
+        ("readiness compose+dockerfile+k8s", total, ours),
+        ("readiness dockerfile+k8s", like, ours_like),
+        ("checkov dockerfile+kubernetes", like, theirs),
     ]
-    print(f"{'tool':32} {'files':>6} {'seconds':>8} {'files/s':>9} {'peak MiB':>9}  exit  output")
+    print(f"{'tool':34} {'files':>6} {'seconds':>8} {'files/s':>9} {'peak MiB':>9}  exit  output")
     for name, count, (secs, rss, code, last) in rows:
-        print(f"{name:32} {count:6} {secs:8.2f} {count / secs:9.1f} {rss / 1024:9.1f}  {code:4}  {last}")
+        print(f"{name:34} {count:6} {secs:8.2f} {count / secs:9.1f} {rss / 1024:9.1f}  {code:4}  {last}")
     for name, count, (secs, rss, _, _) in rows[:2]:
-        speed = (count / secs) / (dockerfiles / theirs[0])
+        speed = (count / secs) / (like / theirs[0])
         print(f"ratio {name} / checkov: files/s {speed:.2f}x, peak memory {rss / theirs[1]:.2f}x")
-    print("note: Checkov has no Compose framework, so it reads the Dockerfiles only; the files/s above count")
+    print("note: Checkov has no Compose framework, so it reads the Dockerfiles and manifests only; files/s count")
     print("the files each tool reads. Compose projects cost one Compose v2 process each (about 60 ms).")
     return 0
 

@@ -201,3 +201,35 @@ def test_no_secret_value_reaches_any_report(fixture_repo, tmp_path):
         outputs += [done.stdout, done.stderr]
     for secret in planted:
         assert all(secret not in out for out in outputs), secret
+
+
+def test_output_into_a_missing_directory_is_a_usage_error(fixture_repo, tmp_path):
+    done = run_cli("audit", fixture_repo("hardened"), "--output", tmp_path / "no/such/dir/report.txt")
+    assert done.returncode == 2
+    assert "cannot write the report" in done.stderr and "internal error" not in done.stderr
+
+
+def test_explain_a_rollup_and_a_manual_item():
+    cat = json.loads(run_cli("list", "--format", "json").stdout)
+    items = [i for p in cat["packs"] for i in p["items"]]
+    rollup = next(i["id"] for i in items if i["decided_by"] == "rollup")
+    manual = next(i for i in items if i["decided_by"] == "manual")
+    assert "Passes when every item of sections" in run_cli("explain", rollup).stdout
+    assert manual["role"] in run_cli("explain", manual["id"]).stdout
+
+
+def test_audit_a_subdirectory_of_a_repo_without_commits(tmp_path):
+    from conftest import git
+
+    git(tmp_path, "init", "-q")
+    sub = tmp_path / "deploy"
+    sub.mkdir()
+    (sub / ".env").write_text("FAKE=1\n")
+    (sub / ".env").chmod(0o600)
+    code, report = audit_json(sub)
+    assert report["target"]["git"]["commit"] is None
+    env = [o for o in report["observations"] if o["subject"].get("path") == ".env" and o["probe"] == "secret_files"]
+    assert {o["check"]: o["status"] for o in env} == {
+        "secret_files.owner_only": "pass",
+        "secret_files.not_tracked": "fail",  # untracked and not ignored
+    }

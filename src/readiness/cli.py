@@ -124,7 +124,10 @@ def audit(
     color = output is None and fmt == "text" and sys.stdout.isatty()
     text = REPORTERS[fmt](report, gate, color)
     if output:
-        output.write_text(text, encoding="utf-8")
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise UsageProblem(f"{output}: cannot write the report: {exc.strerror}") from exc
         click.echo(f"report written to {output}", err=True)
     else:
         click.echo(text, nl=False)
