@@ -42,6 +42,7 @@ from typing import Any
 import docker
 import docker.errors
 import requests
+from readiness.probes.compose import DANGEROUS_CAPS as COMPOSE_DANGEROUS_CAPS
 
 from readiness.model import Check, Observation, Status, Strength, Subject
 from readiness.probe import ArtifactUnreadable, CliOption, Probe, ProbeContext
@@ -56,25 +57,8 @@ SIGKILL = 9
 COMPOSE_TIMEOUT = 60
 ROOT_USERS = frozenset({"", "0", "root"})
 GOOD_RESTARTS = frozenset({"always", "unless-stopped", "on-failure"})
-# Capabilities that give a process power over the kernel, the host or other processes.
-DANGEROUS_CAPS = frozenset(
-    {
-        "ALL",
-        "SYS_ADMIN",
-        "NET_ADMIN",
-        "SYS_PTRACE",
-        "SYS_MODULE",
-        "SYS_RAWIO",
-        "DAC_READ_SEARCH",
-        "SYS_BOOT",
-        "SYS_TIME",
-        "MAC_ADMIN",
-        "MAC_OVERRIDE",
-        "BPF",
-        "PERFMON",
-        "SYSLOG",
-    }
-)
+# The same capabilities the compose probe refuses to see added back.
+DANGEROUS_CAPS = COMPOSE_DANGEROUS_CAPS
 REMOTE_LOG_DRIVERS = frozenset(
     {"syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "etwlogs", "gcplogs", "logentries"}
 )
