@@ -165,8 +165,31 @@ RBAC_LEAST_PRIVILEGE = Check(
     "cluster-admin.",
 )
 
+NO_HOST_NAMESPACES = Check(
+    id="k8s.no_host_namespaces",
+    title="Pods share no host namespace (hostNetwork, hostPID, hostIPC) and mount no container-runtime socket",
+    rationale="A pod in the host's network, PID or IPC namespace sees and reaches the node's processes and "
+    "traffic; a mounted Docker or containerd socket is root on the node.",
+    remediation="Remove hostNetwork/hostPID/hostIPC and hostPath volumes of runtime sockets; expose what the pod "
+    "needs through a Service or a dedicated node agent with a narrow API.",
+)
+RUNTIME_SOCKETS = (
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/var/run/containerd/containerd.sock",
+    "/run/containerd/containerd.sock",
+    "/var/run/crio/crio.sock",
+)
+
 CONTAINER_CHECKS = (NON_ROOT, READ_ONLY_ROOTFS, NO_PRIVILEGE_ESCALATION, CAP_DROP_ALL, RESOURCES, PROBES)
-WORKLOAD_CHECKS = (*CONTAINER_CHECKS, NETWORK_POLICIES, AUTOSCALING, DISRUPTION_BUDGET, ROLLOUT_STRATEGY)
+WORKLOAD_CHECKS = (
+    *CONTAINER_CHECKS,
+    NO_HOST_NAMESPACES,
+    NETWORK_POLICIES,
+    AUTOSCALING,
+    DISRUPTION_BUDGET,
+    ROLLOUT_STRATEGY,
+)
 ALL_CHECKS = (*WORKLOAD_CHECKS, RBAC_LEAST_PRIVILEGE)
 
 
@@ -593,6 +616,32 @@ def judge_container(
 
 
 # --- workload-level checks -------------------------------------------------------------------
+
+
+def judge_host_namespaces(wl: Workload) -> Finding:
+    """hostNetwork/hostPID/hostIPC set to true, or a hostPath volume of a container-runtime socket, fail."""
+    spec = wl.pod_spec
+    here = getattr(spec, "line", wl.obj.line)
+    shared = [key for key in ("hostNetwork", "hostPID", "hostIPC") if spec.get(key) is True]
+    sockets = []
+    for volume in _sequence(spec.get("volumes"), "volumes"):
+        host_path = _mapping(volume, "volumes[]").get("hostPath")
+        path = host_path.get("path") if isinstance(host_path, dict) else None
+        if isinstance(path, str) and path.rstrip("/") in RUNTIME_SOCKETS:
+            sockets.append(path)
+    if shared or sockets:
+        line = _line(spec, shared[0], here) if shared else _line(spec, "volumes", here)
+        parts = [f"{key}: true" for key in shared] + [f"hostPath {path}" for path in sockets]
+        return Finding(
+            NO_HOST_NAMESPACES.id,
+            Status.FAIL,
+            "shares the host's " + ", ".join(parts),
+            line,
+            facts={"host_namespaces": shared, "runtime_sockets": sockets},
+        )
+    return Finding(
+        NO_HOST_NAMESPACES.id, Status.PASS, "no host namespace, no runtime socket", here, explicit=False
+    )
 
 
 def _counts_for(wl: Workload, other: K8sObject) -> bool:
@@ -1110,6 +1159,7 @@ class KubernetesProbe(Probe):
             defaults = limit_range_defaults(wl, around.limit_ranges)
             per_container = [(fld, c, judge_container(wl, fld, c, defaults)) for fld, c in containers(wl.pod_spec)]
             pod_level = [
+                judge_host_namespaces(wl),
                 judge_network_policy(wl, around.policies),
                 judge_autoscaling(wl, around.scalers, around.fixed_scale),
                 judge_disruption_budget(wl, around.budgets, around.scalers),

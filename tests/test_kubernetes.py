@@ -110,6 +110,8 @@ def test_hardened_fixture_passes_every_check(fixture_repo):
 
 def test_insecure_fixture_fails_every_check(fixture_repo):
     run = Run(fixture_repo("k8s-insecure"))
+    host = run.one("k8s.no_host_namespaces", "DaemonSet/agent")
+    assert host.status is Status.FAIL and "hostPID: true" in host.message and "docker.sock" in host.message
     for check in CHECK_IDS:
         assert any(o.status is Status.FAIL for o in run.of(check)), check
     root = run.one("k8s.non_root", "Deployment/api container api")
@@ -634,6 +636,7 @@ def test_probe_is_registered_as_an_inventory_probe():
         "k8s.read_only_rootfs",
         "k8s.no_privilege_escalation",
         "k8s.cap_drop_all",
+        "k8s.no_host_namespaces",
         "k8s.resources",
         "k8s.probes",
         "k8s.network_policies",
