@@ -8,12 +8,13 @@ from pathlib import Path
 from conftest import REPO
 from readiness.probes.ansible import CONFIG_MANAGEMENT_PRESENT, AnsibleProbe
 
+from readiness import runner
 from readiness.config import Config
 from readiness.discovery import discover
 from readiness.evaluate import check_result
 from readiness.inventory import Inventory
 from readiness.model import Observation, Status, VerdictStatus
-from readiness.probe import Files, ProbeContext
+from readiness.probe import Files
 from readiness.runner import audit
 
 FIXTURES = REPO / "fixtures"
@@ -21,21 +22,10 @@ CHECK = CONFIG_MANAGEMENT_PRESENT.id
 
 
 def run_probe(root: Path) -> list[Observation]:
-    """Run the probe as the runner does (discovery, claims, context)."""
+    """Run the probe as the audit does (discovery, claims, unreadable inputs, silence)."""
     found = discover(root, Config())
-    files = Files(found.root)
-    probe = AnsibleProbe()
-    claimed = probe.claimed(found.artifacts, files)
-    ctx = ProbeContext(
-        probe=probe,
-        root=found.root,
-        artifacts=[a for a in claimed if a.skipped is None],
-        all_artifacts=found.artifacts,
-        files=files,
-        inventory=Inventory(),
-        git=found.git,
-    )
-    return list(probe.run(ctx)) + ctx.emitted
+    observations, _gaps, _run = runner.run_probe(AnsibleProbe, found, Files(found.root), Inventory(), Config())
+    return observations
 
 
 def by_path(observations: list[Observation]) -> dict[str, tuple[Status, str]]:

@@ -9,12 +9,13 @@ import pytest
 from conftest import REPO
 from readiness.probes.cloudformation import CHECKS, CloudFormationProbe
 
+from readiness import runner
 from readiness.config import Config
 from readiness.discovery import discover
 from readiness.evaluate import check_result
 from readiness.inventory import Inventory
 from readiness.model import Observation, Status, VerdictStatus
-from readiness.probe import Files, ProbeContext
+from readiness.probe import Files
 from readiness.runner import audit
 
 FIXTURES = REPO / "fixtures"
@@ -22,21 +23,10 @@ JUDGED = [c.id for c in CHECKS if c.id != "cloudformation.iac_present"]
 
 
 def run_probe(root: Path) -> list[Observation]:
-    """Run the probe as the runner does (discovery, claims, context)."""
+    """Run the probe as the audit does (discovery, claims, unreadable inputs, silence)."""
     found = discover(root, Config())
-    files = Files(found.root)
-    probe = CloudFormationProbe()
-    claimed = probe.claimed(found.artifacts, files)
-    ctx = ProbeContext(
-        probe=probe,
-        root=found.root,
-        artifacts=[a for a in claimed if a.skipped is None],
-        all_artifacts=found.artifacts,
-        files=files,
-        inventory=Inventory(),
-        git=found.git,
-    )
-    return list(probe.run(ctx)) + ctx.emitted
+    observations, _gaps, _run = runner.run_probe(CloudFormationProbe, found, Files(found.root), Inventory(), Config())
+    return observations
 
 
 def find(observations: list[Observation], check: str, name: str) -> Observation:

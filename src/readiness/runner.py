@@ -9,7 +9,7 @@ from pathlib import Path
 from . import __version__
 from . import attestations as attestations_mod
 from .config import Config, ConfigError, validate
-from .discovery import discover
+from .discovery import Discovery, discover
 from .evaluate import evaluate
 from .inventory import Inventory
 from .model import Artifact, Observation, Status, Subject
@@ -46,6 +46,43 @@ def _absence(
             continue
         out.append(ctx.observe(check.id, check.when_absent, Subject(), message))
     return out
+
+
+def run_probe(
+    cls: type[Probe], found: Discovery, files: Files, inventory: Inventory, config: Config
+) -> tuple[list[Observation], list[Gap], ProbeRun]:
+    """One probe over a discovered tree, as the audit runs it: unreadable inputs, crashes
+    and silence become observations. Tests and benchmarks call it to drive a single probe."""
+    probe = cls()
+    claimed = probe.claimed(found.artifacts, files)
+    ctx = ProbeContext(
+        probe=probe,
+        root=found.root,
+        artifacts=[a for a in claimed if a.skipped is None],
+        all_artifacts=found.artifacts,
+        files=files,
+        inventory=inventory,
+        git=found.git,
+        settings=config.probe_settings(probe.name),
+        targets=config.live_targets(probe.name),
+    )
+    for art, claim in probe.unreadable_claims(found.artifacts):
+        reason = f"skipped: {art.skipped}"
+        if claim.sniff is not None:
+            ctx.gap(Subject(path=art.path), f"{reason}; cannot tell whether it is a {probe.name} artifact")
+        else:
+            ctx.emitted.extend(ctx.errors(Subject(path=art.path), reason, art.production, claim.checks))
+    produced: list[Observation] = []
+    crashed = None
+    if probe.kind == "static" or ctx.targets is not None or probe.runs_without_targets:
+        try:
+            produced = list(probe.run(ctx) or ())
+        except Exception as exc:  # a probe bug becomes data, not a stopped audit
+            crashed = f"{type(exc).__name__}: {str(exc)[:200]}"
+            produced = ctx.errors(Subject(), f"probe {probe.name} crashed: {crashed}")
+    mine = produced + ctx.emitted
+    mine += _absence(probe, claimed, ctx, mine)
+    return mine, ctx.gaps, ProbeRun(probe.name, probe.version, probe.kind, [a.path for a in claimed], crashed)
 
 
 def _validate_probe_config(probe_cls: type[Probe], config: Config) -> None:
@@ -91,40 +128,11 @@ def audit(
     gaps: list[Gap] = []
     runs: list[ProbeRun] = []
     for cls in probe_classes:
-        probe = cls()
-        say(f"probe {probe.name}")
-        claimed = probe.claimed(found.artifacts, files)
-        readable = [a for a in claimed if a.skipped is None]
-        ctx = ProbeContext(
-            probe=probe,
-            root=found.root,
-            artifacts=readable,
-            all_artifacts=found.artifacts,
-            files=files,
-            inventory=inventory,
-            git=found.git,
-            settings=config.probe_settings(probe.name),
-            targets=config.live_targets(probe.name),
-        )
-        for art, claim in probe.unreadable_claims(found.artifacts):
-            reason = f"skipped: {art.skipped}"
-            if claim.sniff is not None:
-                ctx.gap(Subject(path=art.path), f"{reason}; cannot tell whether it is a {probe.name} artifact")
-            else:
-                ctx.emitted.extend(ctx.errors(Subject(path=art.path), reason, art.production, claim.checks))
-        produced: list[Observation] = []
-        crashed = None
-        if probe.kind == "static" or ctx.targets is not None or probe.runs_without_targets:
-            try:
-                produced = list(probe.run(ctx) or ())
-            except Exception as exc:  # a probe bug becomes data, not a stopped audit
-                crashed = f"{type(exc).__name__}: {str(exc)[:200]}"
-                produced = ctx.errors(Subject(), f"probe {probe.name} crashed: {crashed}")
-        mine = produced + ctx.emitted
-        mine += _absence(probe, claimed, ctx, mine)
+        say(f"probe {cls.name}")
+        mine, probe_gaps, run = run_probe(cls, found, files, inventory, config)
         observations.extend(mine)
-        gaps.extend(ctx.gaps)
-        runs.append(ProbeRun(probe.name, probe.version, probe.kind, [a.path for a in claimed], crashed))
+        gaps.extend(probe_gaps)
+        runs.append(run)
 
     say("evaluating policies")
     offered = {c.id for cls in probe_classes for c in cls.checks}
