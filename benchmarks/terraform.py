@@ -91,27 +91,16 @@ def probe_run(root: Path) -> None:
     from readiness.config import Config
     from readiness.discovery import discover
     from readiness.inventory import Inventory
-    from readiness.probe import Files, ProbeContext
+    from readiness.probe import Files
+    from readiness.runner import run_probe
 
     found = discover(root, Config())
-    files = Files(found.root)
-    probe = TerraformProbe()
-    claimed = probe.claimed(found.artifacts, files)
-    ctx = ProbeContext(
-        probe=probe,
-        root=found.root,
-        artifacts=[a for a in claimed if a.skipped is None],
-        all_artifacts=found.artifacts,
-        files=files,
-        inventory=Inventory(),
-        git=found.git,
-    )
-    observations = list(probe.run(ctx)) + ctx.emitted
+    observations, gaps, _run = run_probe(TerraformProbe, found, Files(found.root), Inventory(), Config())
     rows = [
         {"check": o.check, "status": o.status.value, "name": o.subject.name, "path": o.subject.path}
         for o in observations
     ]
-    json.dump({"observations": rows, "gaps": [g.to_json() for g in ctx.gaps]}, sys.stdout)
+    json.dump({"observations": rows, "gaps": [g.to_json() for g in gaps]}, sys.stdout)
 
 
 def measure(args: list[str], output: Path) -> tuple[float, int, int]:

@@ -389,8 +389,8 @@ class Instance:
 _META_ARGS = {"source", "version", "count", "for_each", "providers", "depends_on"}
 
 
-def _closing(text: str, start: int) -> int:
-    """Index of the bracket closing the one at ``start`` (quotes respected), or -1."""
+def _unquoted(text: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """Each character outside double quotes, with the bracket depth after it."""
     depth = 0
     quoted = False
     i = start
@@ -403,37 +403,23 @@ def _closing(text: str, start: int) -> int:
                 quoted = False
         elif ch == '"':
             quoted = True
-        elif ch in "({[":
-            depth += 1
-        elif ch in ")}]":
-            depth -= 1
-            if depth == 0:
-                return i
+        else:
+            if ch in "({[":
+                depth += 1
+            elif ch in ")}]":
+                depth -= 1
+            yield i, ch, depth
         i += 1
-    return -1
+
+
+def _closing(text: str, start: int) -> int:
+    """Index of the bracket closing the one at ``start`` (quotes respected), or -1."""
+    return next((i for i, ch, depth in _unquoted(text, start) if ch in ")}]" and depth == 0), -1)
 
 
 def _top_level(text: str) -> Iterator[tuple[int, str]]:
     """Positions and characters of ``text`` outside brackets and quotes."""
-    depth = 0
-    quoted = False
-    i = 0
-    while i < len(text):
-        ch = text[i]
-        if quoted:
-            if ch == "\\":
-                i += 1
-            elif ch == '"':
-                quoted = False
-        elif ch == '"':
-            quoted = True
-        elif ch in "({[":
-            depth += 1
-        elif ch in ")}]":
-            depth -= 1
-        elif depth == 0:
-            yield i, ch
-        i += 1
+    return ((i, ch) for i, ch, depth in _unquoted(text) if depth == 0 and ch not in "({[)}]")
 
 
 def _split_top(text: str, op: str) -> tuple[str, str, str]:

@@ -11,34 +11,23 @@ from conftest import REPO
 from readiness.probes.terraform import TerraformProbe
 from readiness.probes.terraform_checks import JUDGES
 
+from readiness import runner
 from readiness.config import Config
 from readiness.discovery import discover
 from readiness.inventory import Inventory
 from readiness.model import Observation, Status
-from readiness.probe import Files, Gap, ProbeContext
+from readiness.probe import Files, Gap
 
 FIXTURES = REPO / "fixtures"
 CHECK_IDS = [check.id for check, _ in JUDGES]
 
 
 def run_probe(root: Path, settings: dict | None = None) -> tuple[list[Observation], list[Gap]]:
-    """Run the probe as the runner does (discovery, claims, context) and return observations and gaps."""
+    """Run the probe as an audit does (discovery, claims, unreadable inputs, silence)."""
     config = Config(probes={"terraform": settings} if settings else {})
     found = discover(root, config)
-    files = Files(found.root)
-    probe = TerraformProbe()
-    claimed = probe.claimed(found.artifacts, files)
-    ctx = ProbeContext(
-        probe=probe,
-        root=found.root,
-        artifacts=[a for a in claimed if a.skipped is None],
-        all_artifacts=found.artifacts,
-        files=files,
-        inventory=Inventory(),
-        git=found.git,
-        settings=settings or {},
-    )
-    return list(probe.run(ctx)) + ctx.emitted, ctx.gaps
+    observations, gaps, _run = runner.run_probe(TerraformProbe, found, Files(found.root), Inventory(), config)
+    return observations, gaps
 
 
 def copy_fixture(name: str, tmp_path: Path) -> Path:
@@ -284,17 +273,18 @@ variable "trusted" {
     assert one(observations, "terraform.mfa_enforced", "aws_iam_role.people").status is Status.PASS
 
 
-def test_no_terraform_gives_no_observations_and_iac_absent_fails(tmp_path):
+def test_no_terraform_makes_iac_fail_and_estate_items_unknown(tmp_path):
     write_module(tmp_path, {"README.md": "no infrastructure here\n"})
     observations, gaps = run_probe(tmp_path)
-    assert observations == [] and gaps == []
-    absent = {check.id: check.when_absent for check, _ in JUDGES}
-    assert absent["terraform.iac_present"] is Status.FAIL  # the runner turns absence into this
-    assert absent["terraform.cross_region_backups"] is Status.UNKNOWN  # estate items cannot be decided
-    assert absent["terraform.encryption_at_rest"] is Status.NOT_APPLICABLE
+    assert gaps == []
+    status = {o.check: o.status for o in observations}
+    assert set(status) == set(CHECK_IDS)
+    assert all("no artifact of this kind" in o.message for o in observations)
+    assert status["terraform.iac_present"] is Status.FAIL
+    assert status["terraform.cross_region_backups"] is Status.UNKNOWN  # estate items cannot be decided
+    assert status["terraform.encryption_at_rest"] is Status.NOT_APPLICABLE
 
 
-@pytest.mark.skipif(not (REPO / "policies" / "roadmap.yaml").exists(), reason="policy packs not present")
 def test_full_audit_reports_terraform_checks(tmp_path):
     from readiness.runner import audit
 
