@@ -37,15 +37,15 @@ import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import docker
-import docker.errors
-import requests
 from readiness.probes.compose import DANGEROUS_CAPS as COMPOSE_DANGEROUS_CAPS
 
 from readiness.model import Check, Observation, Status, Strength, Subject
 from readiness.probe import ArtifactUnreadable, CliOption, Probe, ProbeContext
+
+if TYPE_CHECKING:
+    import docker
 
 DEFAULT_HOST = "unix:///var/run/docker.sock"
 DEFAULT_MAX_IMAGE_AGE_DAYS = 90
@@ -738,17 +738,34 @@ def judge_stops(
 # ---------------------------------------------------------------- the probe
 
 
+def _engine_errors() -> tuple[type[BaseException], ...]:
+    """What a failing engine raises. The Docker SDK is imported here, when an engine is inspected, not when
+    the probe is loaded (`readiness --help` and audits without a live engine do not pay for it)."""
+    import docker.errors
+    import requests
+
+    return (docker.errors.DockerException, requests.RequestException, OSError)
+
+
+def _not_found() -> type[BaseException]:
+    import docker.errors
+
+    return docker.errors.NotFound
+
+
 class EngineUnreachable(Exception):
     """The engine did not answer; the message says why."""
 
 
 def connect(host: str, timeout: float) -> docker.DockerClient:
     """A client that has spoken to the engine once (the API version handshake), within ``timeout``."""
+    import docker
+
     try:
         client = docker.DockerClient(base_url=host, version="auto", timeout=timeout)
         client.ping()
         return client
-    except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+    except _engine_errors() as exc:
         raise EngineUnreachable(f"cannot reach the Docker engine at {host}: {_reason(exc)}") from exc
 
 
@@ -773,6 +790,8 @@ def api_at_least(version: str, wanted: tuple[int, int]) -> bool:
 
 def _reason(exc: BaseException) -> str:
     text = str(exc)
+    import requests
+
     if isinstance(exc, requests.Timeout) or "timed out" in text.lower():
         return f"no answer within the timeout ({text[:200]})"
     return text[:300] or type(exc).__name__
@@ -807,13 +826,13 @@ class DockerEngineProbe(Probe):
         except EngineUnreachable as exc:
             yield from ctx.errors(Subject(endpoint=host), str(exc))
             return
-        except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+        except _engine_errors() as exc:
             yield from ctx.errors(Subject(endpoint=host), f"the Docker engine at {host} failed: {_reason(exc)}")
             return
         stops_days = float(targets.get("stops_within_days") or DEFAULT_STOPS_WITHIN_DAYS)
         try:
             yield from judge_stops(ctx, client, host, projects, stops_days)
-        except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+        except _engine_errors() as exc:
             reason = f"cannot read the engine's events: {_reason(exc)}"
             yield ctx.observe(GRACEFUL_STOPS.id, Status.ERROR, Subject(endpoint=host), reason, strength=Strength.LIVE)
         if not containers:
@@ -854,7 +873,7 @@ class DockerEngineProbe(Probe):
         for cid in listed:
             try:
                 out.append(client.api.inspect_container(cid))
-            except docker.errors.NotFound:
+            except _not_found():
                 continue  # it went away between listing and inspecting: not running any more
         return sorted(out, key=lambda c: str(c.get("Name", "")))
 
@@ -894,7 +913,7 @@ class EngineAudit:
                 judge_image_age(c, image, self.max_days, self.now),
                 drift,
             ]
-        except (docker.errors.DockerException, requests.RequestException, OSError) as exc:
+        except _engine_errors() as exc:
             yield from self.ctx.errors(subject, f"the engine failed while inspecting this container: {_reason(exc)}")
             return
         common = container_facts(c)
@@ -907,7 +926,7 @@ class EngineAudit:
         if image_id not in self.images:
             try:
                 self.images[image_id] = self.client.api.inspect_image(image_id)
-            except docker.errors.NotFound:
+            except _not_found():
                 self.images[image_id] = None
         return self.images[image_id]
 

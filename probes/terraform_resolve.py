@@ -10,20 +10,18 @@ known statically becomes :class:`Unknown` with the reason, never a guess.
 
 from __future__ import annotations
 
+import functools
 import json
 import posixpath
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import hcl2
-from hcl2.rules.base import AttributeRule, BlockRule, BodyRule
-from hcl2.utils import SerializationOptions
+if TYPE_CHECKING:
+    from hcl2.rules.base import BlockRule, BodyRule
+    from hcl2.utils import SerializationOptions
 
-OPTIONS = SerializationOptions(
-    with_comments=False, strip_string_quotes=True, explicit_blocks=False, preserve_heredocs=False
-)
 MISSING: Any = object()
 _ESCAPED = "\x00{"
 MAX_DEPTH = 32
@@ -80,21 +78,35 @@ class ParseFailure(Exception):
         self.line = line
 
 
+# python-hcl2 (and Lark under it) is imported on the first parse, not when the probe is loaded: `readiness
+# list`, `--help` and audits of repositories without Terraform do not pay for it.
+@functools.cache
+def _options() -> SerializationOptions:
+    from hcl2.utils import SerializationOptions
+
+    return SerializationOptions(
+        with_comments=False, strip_string_quotes=True, explicit_blocks=False, preserve_heredocs=False
+    )
+
+
 def _block(rule: BlockRule) -> Block:
-    labels = tuple(str(label.serialize(OPTIONS)) for label in rule.labels)
+    labels = tuple(str(label.serialize(_options())) for label in rule.labels)
     attrs, lines, blocks = _body(rule.body)
     meta = rule._meta  # python-hcl2 keeps lark's position metadata here
     return Block(labels[0], labels[1:], attrs, lines, blocks, meta.line, meta.end_line)
 
 
 def _body(body: BodyRule) -> tuple[dict[str, Any], dict[str, int], list[Block]]:
+    from hcl2.rules.base import AttributeRule, BlockRule
+
+    options = _options()
     attrs: dict[str, Any] = {}
     lines: dict[str, int] = {}
     blocks: list[Block] = []
     for child in body._children:
         if isinstance(child, AttributeRule):
-            name = str(child.identifier.serialize(OPTIONS))
-            attrs[name] = child.expression.serialize(OPTIONS)
+            name = str(child.identifier.serialize(options))
+            attrs[name] = child.expression.serialize(options)
             lines[name] = child._meta.line
         elif isinstance(child, BlockRule):
             blocks.append(_block(child))
@@ -103,11 +115,15 @@ def _body(body: BodyRule) -> tuple[dict[str, Any], dict[str, int], list[Block]]:
 
 def warm_parser() -> None:
     """Load python-hcl2's cached Lark parser now (it is built lazily on the first parse)."""
+    import hcl2
+
     hcl2.parses("")
 
 
 def parse_hcl(text: str) -> Block:
     """Parse HCL text into a top-level pseudo block; raises :class:`ParseFailure`."""
+    import hcl2
+
     try:
         tree = hcl2.parses(text)
         attrs, lines, blocks = _body(tree.body)
@@ -318,8 +334,10 @@ class Instance:
             return (not value) if isinstance(value, bool) else Unknown(f"`{expr[:80]}` is not known statically")
         func = _FUNCTION.match(expr)
         if func:
+            import hcl2
+
             try:
-                inner = hcl2.loads(f"v = {func.group(2)}\n", serialization_options=OPTIONS)["v"]
+                inner = hcl2.loads(f"v = {func.group(2)}\n", serialization_options=_options())["v"]
             except Exception:
                 return Unknown(f"`{expr[:80]}` could not be parsed")
             return self.value(inner, depth + 1)
