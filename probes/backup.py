@@ -13,19 +13,20 @@ newest record decides, and it must be younger than the configured age.
 
 from __future__ import annotations
 
-import configparser
 import datetime as dt
 import posixpath
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-from readiness import yaml_lines
-from readiness.model import Artifact, Check, Observation, Status, Strength, Subject
+from readiness.model import Check, Observation, Status, Strength, Subject
 from readiness.probe import Claim, Probe, ProbeContext
+
+from . import schedules
+from .schedules import Job, words
 
 DB_AUTOMATED = Check(
     "backup.db_automated",
@@ -98,30 +99,12 @@ SCHEDULE_ENV = ("SCHEDULE", "BACKUP_CRON_EXPRESSION", "CRON_TIME", "BACKUP_CRON"
 OFFSITE_ENV = re.compile(r"^(S3_|AWS_S3_|B2_|AZURE_|GCS_|RESTIC_REPOSITORY|WALG_(S3|GS|AZ)_PREFIX|BACKUP_REMOTE)")
 
 CLAIMS = (
-    Claim(("*.yaml", "*.yml"), sniff=re.compile(rb"kind:\s*[\"']?(CronJob|Schedule|BackupStorageLocation)\b")),
+    *schedules.CLAIMS,
+    Claim(("*.yaml", "*.yml"), sniff=re.compile(rb"apiVersion:\s*velero\.io/")),
     Claim(("docker-compose*.yml", "docker-compose*.yaml", "compose*.yml", "compose*.yaml")),
-    Claim(("crontab", "*.crontab", "*.cron", "**/cron.d/*", "**/crontabs/*", "**/cron.daily/*", "**/cron.weekly/*")),
-    Claim(("*.timer", "*.service")),
-    Claim((".github/workflows/*.yml", ".github/workflows/*.yaml")),
-    Claim(("*.yml", "*.yaml"), sniff=re.compile(rb"(?m)^\s*-?\s*(ansible\.builtin\.)?cron:")),
     Claim(("pgbackrest.conf", "**/pgbackrest/*.conf", ".walg.json", "barman.conf", "**/barman.d/*.conf")),
     Claim(("**/drills/**/*.md", "**/drills/**/*.yaml", "**/drills/**/*.yml", "**/drills/**/*.json")),
 )
-
-
-@dataclass
-class Job:
-    """Something that runs on a schedule, and the text of what it runs."""
-
-    kind: str  # cronjob | crontab | systemd | ci-schedule | ansible-cron | velero | compose-image | tool-config
-    name: str
-    schedule: str
-    commands: str
-    subject: Subject
-    facts: dict[str, Any] = field(default_factory=dict)
-
-    def does(self, pattern: re.Pattern[str]) -> list[str]:
-        return sorted({m.group(0).split()[0] for m in pattern.finditer(self.commands)})
 
 
 @dataclass
@@ -133,52 +116,23 @@ class Drill:
     facts: dict[str, Any]
 
 
-def _words(value: Any) -> str:
-    if isinstance(value, list):
-        return " ".join(_words(v) for v in value)
-    if isinstance(value, dict):
-        return " ".join(_words(v) for v in value.values())
-    return "" if value is None else str(value)
-
-
-def jobs_from_manifest(path: str, docs: list[Any]) -> Iterator[Job]:
+def velero_jobs(path: str, docs: list[Any]) -> Iterator[Job]:
+    """Velero schedules back up cluster resources and volumes; its storage locations say where they go."""
     for doc in docs:
-        if not isinstance(doc, dict):
+        if not isinstance(doc, dict) or not str(doc.get("apiVersion", "")).startswith("velero.io"):
             continue
         kind, meta, spec = doc.get("kind"), doc.get("metadata") or {}, doc.get("spec") or {}
         name = str(meta.get("name", "?")) if isinstance(meta, dict) else "?"
-        line = getattr(doc, "line", None)
-        if kind == "CronJob" and isinstance(spec, dict):
-            pod = (((spec.get("jobTemplate") or {}).get("spec") or {}).get("template") or {}).get("spec") or {}
-            containers = [
-                c for key in ("initContainers", "containers") for c in pod.get(key) or [] if isinstance(c, dict)
-            ]
-            text = " ".join(_words([c.get("command"), c.get("args"), c.get("env"), c.get("image")]) for c in containers)
-            suspended = spec.get("suspend") is True
-            yield Job(
-                "cronjob",
-                name,
-                str(spec.get("schedule", "")),
-                text,
-                Subject(path=path, line=line, name=f"CronJob/{name}"),
-                {"suspended": suspended},
-            )
-        elif kind == "Schedule" and str(doc.get("apiVersion", "")).startswith("velero.io"):
+        subject = Subject(path=path, line=getattr(doc, "line", None), name=f"{kind}/{name}")
+        if kind == "Schedule" and isinstance(spec, dict):
             template = spec.get("template") or {}
-            text = f"velero backup create {_words(template.get('includedNamespaces'))} {_words(template)}"
-            yield Job(
-                "velero",
-                name,
-                str(spec.get("schedule", "")),
-                text,
-                Subject(path=path, line=line, name=f"Schedule/{name}"),
-            )
-        elif kind == "BackupStorageLocation" and str(doc.get("apiVersion", "")).startswith("velero.io"):
+            text = f"velero backup create {words(template)}"
+            yield Job("velero", name, str(spec.get("schedule", "")), text, subject)
+        elif kind == "BackupStorageLocation" and isinstance(spec, dict):
             provider = str(spec.get("provider", ""))
-            bucket = _words((spec.get("objectStorage") or {}).get("bucket"))
-            text = f"velero storage {provider}: s3://{bucket}" if provider else ""
+            bucket = words((spec.get("objectStorage") or {}).get("bucket"))
             yield Job(
-                "velero-location", name, "", text, Subject(path=path, line=line, name=f"BackupStorageLocation/{name}")
+                "velero-location", name, "", f"velero storage {provider}: s3://{bucket}" if provider else "", subject
             )
 
 
@@ -202,102 +156,6 @@ def jobs_from_compose(path: str, doc: Any) -> Iterator[Job]:
         line = services.key_line(name) if hasattr(services, "key_line") else None
         facts = {"image": image, "offsite_settings": offsite}
         yield Job("compose-image", name, schedule, text, Subject(path=path, line=line, name=name), facts)
-
-
-CRON_LINE = re.compile(r"^\s*(@\w+|(?:\S+\s+){4}\S+)\s+(.+)$")
-
-
-def jobs_from_crontab(path: str, text: str) -> Iterator[Job]:
-    system = "/cron.d/" in f"/{path}" or posixpath.basename(path) == "crontab"
-    for no, line in enumerate(text.splitlines(), 1):
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#") or re.match(r"^[A-Z_]+\s*=", stripped):
-            continue
-        m = CRON_LINE.match(stripped)
-        if not m:
-            continue
-        command = m.group(2)
-        if system and not m.group(1).startswith("@"):
-            command = command.split(None, 1)[1] if " " in command else command  # the user field
-        yield Job("crontab", command[:60], m.group(1), command, Subject(path=path, line=no))
-    if "/cron.daily/" in f"/{path}" or "/cron.weekly/" in f"/{path}":
-        yield Job(
-            "crontab",
-            posixpath.basename(path),
-            posixpath.basename(posixpath.dirname(path)),
-            text,
-            Subject(path=path, line=1),
-        )
-
-
-def _unit(text: str) -> configparser.ConfigParser:
-    parser = configparser.ConfigParser(strict=False, interpolation=None, allow_no_value=True)
-    parser.optionxform = str  # systemd keys are case-sensitive
-    parser.read_string(text)
-    return parser
-
-
-def jobs_from_timer(path: str, text: str, services: dict[str, str]) -> Iterator[Job]:
-    timer = _unit(text)
-    if not timer.has_section("Timer"):
-        return
-    section = timer["Timer"]
-    schedule = section.get("OnCalendar") or section.get("OnUnitActiveSec") or section.get("OnBootSec") or ""
-    unit = section.get("Unit") or posixpath.basename(path).rsplit(".", 1)[0] + ".service"
-    service_text = services.get(unit)
-    commands = ""
-    if service_text is not None:
-        service = _unit(service_text)
-        if service.has_section("Service"):
-            commands = " ".join(v for k, v in service["Service"].items() if k.startswith("Exec") and v)
-    line = next((i for i, s in enumerate(text.splitlines(), 1) if s.strip().startswith("OnCalendar")), 1)
-    facts = {"unit": unit, "unit_in_repository": service_text is not None}
-    yield Job("systemd", unit, schedule, commands, Subject(path=path, line=line, name=unit), facts)
-
-
-def jobs_from_workflow(path: str, doc: Any) -> Iterator[Job]:
-    if not isinstance(doc, dict):
-        return
-    on = doc.get("on", doc.get(True))  # YAML 1.1 reads a bare `on:` key as True
-    schedules = on.get("schedule") if isinstance(on, dict) else None
-    if not schedules:
-        return
-    crons = ", ".join(str(s.get("cron")) for s in schedules if isinstance(s, dict))
-    for job_id, job in (doc.get("jobs") or {}).items():
-        if not isinstance(job, dict):
-            continue
-        steps = [s for s in job.get("steps") or [] if isinstance(s, dict)]
-        text = " ".join(_words([s.get("run"), s.get("uses"), s.get("with")]) for s in steps)
-        line = doc["jobs"].key_line(job_id) if hasattr(doc["jobs"], "key_line") else None
-        yield Job("ci-schedule", str(job_id), crons, text, Subject(path=path, line=line, name=f"job {job_id}"))
-
-
-def jobs_from_ansible(path: str, docs: list[Any]) -> Iterator[Job]:
-    def tasks(node: Any) -> Iterator[dict]:
-        if isinstance(node, list):
-            for n in node:
-                yield from tasks(n)
-        elif isinstance(node, dict):
-            yield node
-            for key in ("tasks", "pre_tasks", "post_tasks", "handlers", "block", "rescue", "always"):
-                yield from tasks(node.get(key))
-
-    for doc in docs:
-        for task in tasks(doc):
-            cron = task.get("cron", task.get("ansible.builtin.cron"))
-            if not isinstance(cron, dict) or cron.get("state") == "absent":
-                continue
-            schedule = cron.get("special_time") or " ".join(
-                str(cron.get(k, "*")) for k in ("minute", "hour", "day", "month", "weekday")
-            )
-            name = str(task.get("name") or cron.get("name") or "cron task")
-            yield Job(
-                "ansible-cron",
-                name,
-                str(schedule),
-                str(cron.get("job", "")),
-                Subject(path=path, line=getattr(task, "line", None), name=name),
-            )
 
 
 def jobs_from_tool_config(path: str, text: str) -> Iterator[Job]:
@@ -356,52 +214,34 @@ class BackupProbe(Probe):
     def run(self, ctx: ProbeContext) -> Iterator[Observation]:
         settings = ctx.settings or {}
         today = dt.date.today()
-        jobs: list[Job] = []
-        drills: list[Drill] = []
-        services = {}
-        for art in ctx.artifacts:
-            if art.path.endswith(".service"):
-                with ctx.guard(art):
-                    services[posixpath.basename(art.path)] = ctx.read_text(art)
-        for art in ctx.artifacts:
-            if art.path.endswith(".service"):
-                continue
+        drill_files = [a for a in ctx.artifacts if "/drills/" in f"/{a.path}"]
+        tool_configs = [a for a in ctx.artifacts if a.path.endswith((".conf", ".json")) and a not in drill_files]
+        rest = [a for a in ctx.artifacts if a not in drill_files and a not in tool_configs]
+        jobs, documents = schedules.read(ctx, rest)
+        for path, docs in documents.items():
+            name = posixpath.basename(path)
+            jobs += (
+                [j for d in docs for j in jobs_from_compose(path, d)]
+                if name.startswith(("docker-compose", "compose"))
+                else []
+            )
+            jobs += velero_jobs(path, docs)
+        for art in tool_configs:
             with ctx.guard(art):
-                if "/drills/" in f"/{art.path}":
-                    drill = read_drill(art.path, ctx.read_text(art))
-                    if drill is None:
-                        ctx.gap(Subject(path=art.path), "a drill record without a readable `date`")
-                    else:
-                        drills.append(drill)
-                    continue
-                jobs.extend(self._jobs(ctx, art, services))
+                jobs += jobs_from_tool_config(art.path, ctx.read_text(art))
+        drills: list[Drill] = []
+        for art in drill_files:
+            with ctx.guard(art):
+                drill = read_drill(art.path, ctx.read_text(art))
+                if drill is None:
+                    ctx.gap(Subject(path=art.path), "a drill record without a readable `date`")
+                else:
+                    drills.append(drill)
         yield from self._judge_backups(ctx, jobs)
         restore_age = int(settings.get("restore_max_age_days", DEFAULT_RESTORE_MAX_AGE_DAYS))
         dr_age = int(settings.get("dr_max_age_days", DEFAULT_DR_MAX_AGE_DAYS))
         yield self._judge_restores(ctx, jobs, [d for d in drills if d.kind != "dr"], restore_age, today)
         yield self._judge_dr(ctx, [d for d in drills if d.kind == "dr"], dr_age, today)
-
-    @staticmethod
-    def _jobs(ctx: ProbeContext, art: Artifact, services: dict[str, str]) -> list[Job]:
-        path, name = art.path, posixpath.basename(art.path)
-        text = ctx.read_text(art)
-        if name.endswith(".timer"):
-            return list(jobs_from_timer(path, text, services))
-        if name.endswith((".conf", ".json")) and not path.startswith(".github/"):
-            return list(jobs_from_tool_config(path, text))
-        if not name.endswith((".yml", ".yaml")):
-            return list(jobs_from_crontab(path, text))
-        try:
-            docs = yaml_lines.load_all(text)
-        except yaml.YAMLError as exc:
-            line = yaml_lines.error_line(exc)
-            ctx.emitted.extend(ctx.errors(Subject(path=path, line=line), f"YAML does not parse: {str(exc)[:200]}"))
-            return []
-        if path.startswith(".github/workflows/"):
-            return [j for d in docs for j in jobs_from_workflow(path, d)]
-        if name.startswith(("docker-compose", "compose")):
-            return [j for d in docs for j in jobs_from_compose(path, d)]
-        return list(jobs_from_manifest(path, docs)) + list(jobs_from_ansible(path, docs))
 
     def _judge_backups(self, ctx: ProbeContext, jobs: list[Job]) -> Iterator[Observation]:
         scheduled = [j for j in jobs if j.schedule and not j.facts.get("suspended")]
