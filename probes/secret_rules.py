@@ -233,13 +233,33 @@ def scan_line(line: str, lineno: int) -> Iterator[Finding]:
             yield Finding(rule.id, lineno, fingerprint(secret), mask(secret))
 
 
+def _key_body(lines: list[str], start: int) -> str:
+    """The base64 body of the private-key block whose BEGIN line is ``lines[start]``, whitespace removed.
+
+    Every key of a type shares its BEGIN line; the body is what tells two keys apart. Header fields of
+    encrypted PEM (``Proc-Type: ...``) are left out; a block cut off before its END line yields what is there.
+    """
+    body = []
+    for line in lines[start + 1 : start + 1 + MAX_KEY_LINES]:
+        if "-----END" in line:
+            break
+        if ":" not in line:
+            body.append("".join(line.split()))
+    return "".join(body)
+
+
+MAX_KEY_LINES = 400  # a 16384-bit RSA key in PEM is under 200 lines
+
+
 def scan_text(text: str, first_line: int = 1) -> Iterator[Finding]:
     """Findings in a text, line by line; specific rules win over the generic one on the same line."""
-    for offset, line in enumerate(text.splitlines()):
+    lines = text.splitlines()
+    for offset, line in enumerate(lines):
         findings = list(scan_line(line, first_line + offset))
         specific = {f.fingerprint for f in findings if f.rule != "generic-assignment"}
         for f in findings:
             if f.rule == "generic-assignment" and specific:
                 continue
+            if f.rule == "private-key" and (body := _key_body(lines, offset)):
+                f = Finding(f.rule, f.line, fingerprint(body), mask(body))
             yield f
-        del specific

@@ -398,9 +398,25 @@ def _added_lines(stream) -> Iterator[tuple[str, str, int, str]]:
             new_line += 1
 
 
+def _hunks(stream) -> Iterator[tuple[str, str, int, str]]:
+    """Runs of consecutive added lines, (commit, path, first line, text): a private key spans many lines and
+    is fingerprinted by its whole body."""
+    run: list[str] = []
+    key: tuple[str, str, int] | None = None
+    for commit, path, no, text in _added_lines(stream):
+        if key and (commit, path) == key[:2] and no == key[2] + len(run):
+            run.append(text)
+            continue
+        if key and run:
+            yield key[0], key[1], key[2], "\n".join(run)
+        key, run = (commit, path, no), [text]
+    if key and run:
+        yield key[0], key[1], key[2], "\n".join(run)
+
+
 def _scan_log(ctx: ProbeContext, root: Path, args: tuple[str, ...], found: dict):
     proc = _git(root, "log", "-p", "--no-color", "--no-renames", "--format=commit %H", "--diff-filter=AM", *args)
-    for commit, path, no, text in _added_lines(proc.stdout):
+    for commit, path, no, text in _hunks(proc.stdout):
         for f in scan_text(text, no):
             found.setdefault((f.fingerprint, path), (commit, f))
     proc.stdout.close()
@@ -409,18 +425,28 @@ def _scan_log(ctx: ProbeContext, root: Path, args: tuple[str, ...], found: dict)
 
 
 def scan_history(ctx: ProbeContext, root: Path, ignores: dict[str, str]):
-    """Added lines of every commit on all refs; commit by commit when the one-shot log fails on a missing blob."""
+    """Added lines of every commit on all refs, newest first and at most ``history_max_commits`` of them;
+    commit by commit when the one-shot log fails on a missing blob."""
     found: dict = {}
-    rc, err = _scan_log(ctx, root, ("--all",), found)
+    limit = ctx.settings.get("history_max_commits")
+    cap = (f"--max-count={int(limit)}",) if limit else ()
+    rc, err = _scan_log(ctx, root, ("--all", *cap), found)
     unreadable: list[str] = []
     if rc != 0:
         found.clear()
-        revs = subprocess.run(["git", "-C", str(root), "rev-list", "--all"], capture_output=True, text=True)
+        revs = subprocess.run(["git", "-C", str(root), "rev-list", "--all", *cap], capture_output=True, text=True)
         for commit in revs.stdout.split():
             crc, cerr = _scan_log(ctx, root, ("-1", commit), found)
             if crc != 0:
                 unreadable.append(commit)
                 ctx.gap(Subject(name=commit), f"commit not readable: {cerr.strip()[:200]}")
+    skipped = 0
+    if limit:
+        total = subprocess.run(["git", "-C", str(root), "rev-list", "--all", "--count"], capture_output=True, text=True)
+        skipped = max(0, int(total.stdout.strip() or 0) - int(limit)) if total.returncode == 0 else 0
+        if skipped:
+            reason = f"history_max_commits={limit}: the {skipped} oldest commit(s) were not scanned"
+            ctx.gap(Subject(name="git history"), reason)
     for (fp, path), (commit, f) in sorted(found.items(), key=lambda kv: (kv[0][1], kv[1][1].line)):
         facts = {"rule": f.rule, "fingerprint": fp, "masked": f.masked, "commit": commit}
         subject = Subject(path=path, line=f.line, name=commit[:12])
@@ -451,6 +477,9 @@ def scan_history(ctx: ProbeContext, root: Path, ignores: dict[str, str]):
             facts={"unreadable_commits": unreadable[:50]},
             production=True,
         )
+    elif not found and skipped:
+        message = f"no credential in the newest {limit} commits; {skipped} older commit(s) not scanned"
+        yield ctx.observe(HISTORY_CLEAN.id, Status.UNKNOWN, Subject(), message, production=True)
     elif not found:
         yield ctx.observe(
             HISTORY_CLEAN.id, Status.PASS, Subject(), "no credential in the added lines of any commit", production=True

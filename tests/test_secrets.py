@@ -152,3 +152,53 @@ def test_history_flag_turns_on_history_scanning(tmp_path):
     assert all("history not scanned" in o["message"] for o in history_obs())
     scanned = history_obs("--history")
     assert scanned and not any("history not scanned" in o["message"] for o in scanned)
+
+
+def _pem(body_seed: int) -> str:
+    import random
+    import string
+
+    rng = random.Random(body_seed)
+    body = "".join(rng.choice(string.ascii_letters + string.digits + "+/") for _ in range(256))
+    lines = [body[i : i + 64] for i in range(0, 256, 64)]
+    return "-----BEGIN RSA PRIVATE KEY-----\n" + "\n".join(lines) + "\n-----END RSA PRIVATE KEY-----\n"
+
+
+def test_private_keys_are_fingerprinted_by_their_body(tmp_path):
+    from readiness.probes.secret_rules import scan_text
+
+    one, two = _pem(1), _pem(2)
+    fp_one = [f.fingerprint for f in scan_text(one)]
+    fp_two = [f.fingerprint for f in scan_text(two)]
+    assert len(fp_one) == len(fp_two) == 1 and fp_one != fp_two  # same BEGIN line, different keys
+    moved = [f.fingerprint for f in scan_text("# deploy key\n\n" + one)]
+    assert moved == fp_one  # the same key elsewhere is the same finding
+    assert all(len(f.masked) <= 5 for f in scan_text(one))  # at most 4 characters and an ellipsis
+
+
+def test_history_max_commits_caps_the_scan_and_says_what_was_left(tmp_path):
+    git(tmp_path, "init", "-q")
+    (tmp_path / "old.env").write_text("GH=ghp_" + "Qw3rTy5uIo7pAs9dFg1hJk3lZx5cVb7nM9qW\n")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "old secret")
+    (tmp_path / "old.env").unlink()
+    for n in range(3):
+        (tmp_path / f"n{n}.txt").write_text(f"{n}\n")
+        git(tmp_path, "add", "-A")
+        git(tmp_path, "commit", "-q", "-m", f"change {n}")
+    capped = [o for o in _obs(tmp_path, history=True, history_max_commits=2) if o.check == "secrets.history_clean"]
+    assert [o.status for o in capped] == [Status.UNKNOWN] and "2 older commit(s) not scanned" in capped[0].message
+    full = [o for o in _obs(tmp_path, history=True) if o.check == "secrets.history_clean"]
+    assert [(o.status, o.subject.path) for o in full] == [(Status.FAIL, "old.env")]
+
+
+def test_a_key_in_history_is_one_finding_with_the_body_fingerprint(tmp_path):
+    from readiness.probes.secret_rules import scan_text
+
+    key = _pem(3)
+    git(tmp_path, "init", "-q")
+    (tmp_path / "id_rsa.txt").write_text(key)
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "oops")
+    hist = [o for o in _obs(tmp_path, history=True) if o.check == "secrets.history_clean"]
+    assert [o.facts["fingerprint"] for o in hist] == [f.fingerprint for f in scan_text(key)]
