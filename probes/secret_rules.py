@@ -56,7 +56,11 @@ RULES: tuple[Rule, ...] = (
         "aws-secret-access-key",
         "AWS secret access key",
         ("aws_secret", "secret_access_key", "secretaccesskey"),
-        _r(r"(?i)(?:aws_?secret_?access_?key|secretaccesskey)" + _ASSIGN + r"(?P<secret>[A-Za-z0-9/+=]{40})\b"),
+        _r(
+            r"(?i)(?:aws_?secret_?access_?key|secretaccesskey)"
+            + _ASSIGN
+            + r"(?P<secret>[A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])"
+        ),
         min_entropy=3.5,
     ),
     Rule(
@@ -114,6 +118,238 @@ RULES: tuple[Rule, ...] = (
         ("dckr_pat_",),
         _r(r"\b(?P<secret>dckr_pat_[A-Za-z0-9_\-]{27})\b"),
     ),
+    # Provider tokens with a recognisable prefix or shape, each written from the provider's documented format.
+    Rule(
+        "gitlab-other-token",
+        "GitLab deploy, runner, trigger, feed or OAuth token",
+        ("gldt-", "glrt-", "glptt-", "glft-", "glsoat-", "glimt-", "gloas-", "glcbt-"),
+        _r(r"\b(?P<secret>(?:gldt|glrt|glft|glsoat|glimt|gloas|glcbt)-[A-Za-z0-9_\-]{20,}|glptt-[0-9a-f]{40})\b"),
+    ),
+    Rule(
+        "slack-app-token",
+        "Slack app-level token",
+        ("xapp-",),
+        _r(r"\b(?P<secret>xapp-\d-[A-Z0-9]{9,12}-\d{10,14}-[a-f0-9]{40,70})\b"),
+    ),
+    Rule(
+        "openai-key",
+        "OpenAI API key",
+        ("sk-proj-", "sk-svcacct-", "t3blbkfj"),
+        _r(r"\b(?P<secret>sk-(?:proj|svcacct|admin)-[A-Za-z0-9_\-]{40,}|sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20})\b"),
+    ),
+    Rule(
+        "anthropic-key",
+        "Anthropic API key",
+        ("sk-ant-",),
+        _r(r"\b(?P<secret>sk-ant-(?:api\d\d|admin\d\d)-[A-Za-z0-9_\-]{80,})"),
+    ),
+    Rule("huggingface-token", "Hugging Face access token", ("hf_",), _r(r"\b(?P<secret>hf_[A-Za-z]{34})\b")),
+    Rule(
+        "shopify-token",
+        "Shopify access token or shared secret",
+        ("shpat_", "shpss_", "shpca_", "shppa_"),
+        _r(r"\b(?P<secret>shp(?:at|ss|ca|pa)_[a-fA-F0-9]{32})\b"),
+    ),
+    Rule(
+        "digitalocean-token",
+        "DigitalOcean personal, OAuth or refresh token",
+        ("dop_v1_", "doo_v1_", "dor_v1_"),
+        _r(r"\b(?P<secret>do[opr]_v1_[a-f0-9]{64})\b"),
+    ),
+    Rule("databricks-token", "Databricks access token", ("dapi",), _r(r"\b(?P<secret>dapi[a-f0-9]{32}(?:-\d)?)\b")),
+    Rule(
+        "vault-token",
+        "HashiCorp Vault service or batch token",
+        ("hvs.", "hvb."),
+        _r(r"\b(?P<secret>hv[sb]\.[A-Za-z0-9_\-]{90,})"),
+    ),
+    Rule(
+        "terraform-cloud-token",
+        "Terraform Cloud / Enterprise API token",
+        (".atlasv1.",),
+        _r(r"\b(?P<secret>[A-Za-z0-9]{14}\.atlasv1\.[A-Za-z0-9_=\-]{60,70})"),
+    ),
+    Rule("linear-key", "Linear API key", ("lin_api_",), _r(r"\b(?P<secret>lin_api_[A-Za-z0-9]{40})\b")),
+    Rule("newrelic-key", "New Relic user API key", ("nrak-",), _r(r"\b(?P<secret>NRAK-[A-Z0-9]{27})\b")),
+    Rule("postman-key", "Postman API key", ("pmak-",), _r(r"\b(?P<secret>PMAK-[a-f0-9]{24}-[a-f0-9]{34})\b")),
+    Rule("doppler-token", "Doppler personal token", ("dp.pt.",), _r(r"\b(?P<secret>dp\.pt\.[A-Za-z0-9]{43})\b")),
+    Rule("pulumi-token", "Pulumi access token", ("pul-",), _r(r"\b(?P<secret>pul-[a-f0-9]{40})\b")),
+    Rule(
+        "grafana-token",
+        "Grafana Cloud API or service-account token",
+        ("glc_", "glsa_"),
+        _r(r"\b(?P<secret>glc_[A-Za-z0-9+/]{32,400}={0,2}|glsa_[A-Za-z0-9]{32}_[A-Fa-f0-9]{8})"),
+    ),
+    Rule(
+        "age-secret-key",
+        "age encryption secret key",
+        ("age-secret-key-1",),
+        _r(r"\b(?P<secret>AGE-SECRET-KEY-1[QPZRY9X8GF2TVDW0S3JN54KHCE6MUA7L]{58})\b"),
+    ),
+    Rule(
+        "onepassword-service-token",
+        "1Password service account token",
+        ("ops_eyj",),
+        _r(r"\b(?P<secret>ops_eyJ[A-Za-z0-9+/=_\-]{250,})"),
+    ),
+    Rule(
+        "sentry-token",
+        "Sentry organisation or user auth token",
+        ("sntrys_", "sntryu_"),
+        _r(r"\b(?P<secret>sntrys_eyJ[A-Za-z0-9+/=_\-]{80,}|sntryu_[a-f0-9]{64})"),
+    ),
+    Rule(
+        "gcp-api-key", "Google Cloud API key", ("aiza",), _r(r"\b(?P<secret>AIza[0-9A-Za-z_\-]{35})(?![0-9A-Za-z_\-])")
+    ),
+    Rule("alibaba-access-key", "Alibaba Cloud AccessKey ID", ("ltai",), _r(r"\b(?P<secret>LTAI[A-Za-z0-9]{12,20})\b")),
+    Rule(
+        "planetscale-token",
+        "PlanetScale service token or password",
+        ("pscale_tkn_", "pscale_pw_", "pscale_oauth_"),
+        _r(r"\b(?P<secret>pscale_(?:tkn|pw|oauth)_[A-Za-z0-9_.\-]{32,64})"),
+    ),
+    Rule("supabase-token", "Supabase personal access token", ("sbp_",), _r(r"\b(?P<secret>sbp_[a-f0-9]{40})\b")),
+    Rule(
+        "mailgun-key",
+        "Mailgun API key",
+        ("mailgun",),
+        _r(r"(?i)mailgun[\w.\-]*[\"']?\s*[:=]\s*[\"']?(?P<secret>key-[0-9a-f]{32})\b"),
+    ),
+    Rule("mailchimp-key", "Mailchimp API key", ("-us",), _r(r"\b(?P<secret>[0-9a-f]{32}-us\d{1,2})\b")),
+    Rule(
+        "telegram-bot-token",
+        "Telegram bot token",
+        (":aa",),
+        _r(r"\b(?P<secret>\d{8,10}:AA[A-Za-z0-9_\-]{33})(?![A-Za-z0-9_\-])"),
+    ),
+    Rule(
+        "discord-bot-token",
+        "Discord bot token",
+        ("discord",),
+        _r(
+            r"(?i)discord[\w.\-]*[\"']?\s*[:=]\s*[\"']?(?P<secret>[MNO][A-Za-z0-9_\-]{23,27}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38})"
+        ),
+    ),
+    Rule(
+        "square-token",
+        "Square access token or OAuth secret",
+        ("sq0atp-", "sq0csp-", "eaaa"),
+        _r(
+            r"\b(?P<secret>sq0atp-[0-9A-Za-z_\-]{22}|sq0csp-[0-9A-Za-z_\-]{43}|EAAA[A-Za-z0-9_\-]{60})(?![A-Za-z0-9_\-])"
+        ),
+        min_entropy=3.5,
+    ),
+    Rule(
+        "mapbox-secret-token",
+        "Mapbox secret access token",
+        ("sk.eyj",),
+        _r(r"\b(?P<secret>sk\.eyJ[A-Za-z0-9_\-]{40,}\.[A-Za-z0-9_\-]{20,})"),
+    ),
+    Rule(
+        "dynatrace-token",
+        "Dynatrace API token",
+        ("dt0c01.",),
+        _r(r"\b(?P<secret>dt0c01\.[A-Z0-9]{24}\.[A-Z0-9]{64})\b"),
+    ),
+    Rule(
+        "flutterwave-key",
+        "Flutterwave secret key",
+        ("flwseck",),
+        _r(r"\b(?P<secret>FLWSECK(?:_TEST)?-[a-h0-9]{32}-X)"),
+    ),
+    Rule(
+        "atlassian-token",
+        "Atlassian API token",
+        ("atatt3",),
+        _r(r"\b(?P<secret>ATATT3[A-Za-z0-9_\-=]{150,})"),
+    ),
+    Rule(
+        "azure-ad-client-secret",
+        "Microsoft Entra ID (Azure AD) client secret",
+        ("q~",),
+        _r(r"(?<![A-Za-z0-9_~.\-])(?P<secret>[A-Za-z0-9_~.]{3}\dQ~[A-Za-z0-9_~.\-]{31,34})(?![A-Za-z0-9_~.\-])"),
+    ),
+    Rule(
+        "azure-devops-pat",
+        "Azure DevOps personal access token",
+        ("azdo",),
+        _r(r"\b(?P<secret>[A-Za-z0-9]{76}AZDO[A-Za-z0-9]{4})\b"),
+    ),
+    Rule(
+        "azure-sas-token",
+        "Azure shared access signature",
+        ("sig=",),
+        _r(r"[?&]sv=\d{4}-\d\d-\d\d[^\s\"']*?&sig=(?P<secret>[A-Za-z0-9%+/]{40,90})"),
+    ),
+    Rule(
+        "azure-shared-access-key",
+        "Azure Service Bus / Event Hubs shared access key",
+        ("sharedaccesskey=",),
+        _r(r"SharedAccessKey=(?P<secret>[A-Za-z0-9+/]{43}=)"),
+    ),
+    Rule(
+        "brevo-key",
+        "Brevo (Sendinblue) API key",
+        ("xkeysib-",),
+        _r(r"\b(?P<secret>xkeysib-[a-f0-9]{64}-[A-Za-z0-9]{16})\b"),
+    ),
+    Rule(
+        "jfrog-token",
+        "JFrog API key or reference token",
+        ("akcp", "cmvmdgtuojaxoj"),
+        _r(r"\b(?P<secret>AKCp[A-Za-z0-9]{69}|cmVmdGtuOjAxOj[A-Za-z0-9]{50,})\b"),
+    ),
+    Rule(
+        "contentful-token",
+        "Contentful personal access token",
+        ("cfpat-",),
+        _r(r"\b(?P<secret>CFPAT-[A-Za-z0-9_\-]{43})"),
+    ),
+    Rule("netlify-token", "Netlify personal access token", ("nfp_",), _r(r"\b(?P<secret>nfp_[A-Za-z0-9]{36})\b")),
+    Rule("heroku-key", "Heroku API key", ("hrku-",), _r(r"\b(?P<secret>HRKU-AA[A-Za-z0-9_\-]{58})")),
+    Rule("rubygems-key", "RubyGems API key", ("rubygems_",), _r(r"\b(?P<secret>rubygems_[a-f0-9]{48})\b")),
+    Rule("nuget-key", "NuGet API key", ("oy2",), _r(r"\b(?P<secret>oy2[a-z0-9]{43})\b"), min_entropy=3.5),
+    Rule(
+        "cloudflare-origin-ca-key",
+        "Cloudflare Origin CA key",
+        ("v1.0-",),
+        _r(r"\b(?P<secret>v1\.0-[a-f0-9]{24}-[a-f0-9]{146})\b"),
+    ),
+    Rule(
+        "datadog-key",
+        "Datadog API or application key",
+        ("datadog", "dd_api_key", "dd_app_key", "dd-api-key"),
+        _r(
+            r"(?i)(?:datadog|dd)[_\-]?(?:api|app(?:lication)?)[_\-]?key[\"']?\s*[:=]\s*[\"']?(?P<secret>[a-f0-9]{32}(?:[a-f0-9]{8})?)\b"
+        ),
+    ),
+    Rule(
+        "docker-config-auth",
+        "registry credentials in a Docker config.json",
+        ('"auth"',),
+        _r(r'"auth"\s*:\s*"(?P<secret>[A-Za-z0-9+/]{16,}={0,2})"'),
+        min_entropy=3.0,
+    ),
+    Rule(
+        "kubeconfig-client-key",
+        "client private key embedded in a kubeconfig",
+        ("client-key-data",),
+        _r(r"client-key-data:\s*(?P<secret>[A-Za-z0-9+/]{100,}={0,2})"),
+    ),
+    Rule(
+        "putty-private-key",
+        "PuTTY private key file",
+        ("putty-user-key-file-",),
+        _r(r"(?P<secret>PuTTY-User-Key-File-\d: .+)"),
+    ),
+    Rule(
+        "http-basic-auth",
+        "HTTP Basic credentials in an Authorization header",
+        ("authorization", "basic "),
+        _r(r"(?i)authorization[\"']?\s*[:=\s]\s*[\"']?basic\s+(?P<secret>[A-Za-z0-9+/]{16,}={0,2})"),
+        min_entropy=3.0,
+        generic=True,
+    ),
     Rule(
         "jwt",
         "JSON Web Token",
@@ -150,12 +386,15 @@ RULES_BY_ID = {r.id: r for r in RULES}
 # Values that are placeholders, references or documented examples, not secrets.
 _PLACEHOLDER = re.compile(
     r"(?i)(changeme|change_me|change-me|example|sample|placeholder|dummy|fake|your[_\-]|<[^>]*>|\$\{|\$\(|"
-    r"\{\{|%\(|xxx|\*\*\*|redacted|todo|insert|replace|none|null|true|false|secretkeyref|valuefrom|"
-    r"^\$[A-Z_]|^env\(|^vault:|^arn:aws:(secretsmanager|ssm)|^ref\+|^sm://|^projects/.*/secrets/|"
-    r"keyvault|^/run/secrets/|^/var/run/secrets/|^file:|^\./|^\.\./|^/)"
+    r"\{\{|%\(|x{4,}|^x{3}|\*\*\*|\.\.\.|…|redacted|\b(?:todo|none|null|true|false)\b|insert|replace|secretkeyref|"
+    r"valuefrom|^\$[A-Z_]|^env\(|^vault:|^arn:aws:(secretsmanager|ssm)|^ref\+|^sm://|^projects/.*/secrets/|"
+    r"keyvault|^/run/secrets/|^/var/run/secrets/|^file:|^\./|^\.\./)"
+    # a file path: lower-case segments (a base64 secret may start with "/" too, but mixes cases)
+    r"|(?-i:^/(?:[a-z0-9_.\-]+/)*[a-z0-9_.\-]+$)"
 )
 # Lists, mappings and lower-case identifiers name a secret (compose `secrets: [db_password]`), they are not one.
-_REFERENCE = re.compile(r"^[\[{]|^[a-z]+(?:[_.\-][a-z]+)*$")
+# So do header and field names (X-Auth-Token): words joined by separators, no digits.
+_REFERENCE = re.compile(r"^[\[{]|^[a-z]+(?:[_.\-][a-z]+)*$|^[A-Za-z]+(?:[_.\-][A-Za-z]+)+$")
 _FILE_KEY = re.compile(r"(?i)[\w.\-]*_FILE\b|_PATH\b|_REF\b|_NAME\b|_ID\b\s*[:=]")
 
 
