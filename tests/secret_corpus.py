@@ -106,6 +106,7 @@ def provider_tokens(rng: random.Random) -> dict[str, tuple[str, str, str]]:
     r = lambda alphabet, n: _r(rng, alphabet, n)  # noqa: E731
     v: dict[str, str] = {
         "gitlab-other-token": "gldt-" + r(AL, 20),
+        "slack-webhook": f"https://hooks.slack.com/services/T{r(UP + DIG, 9)}/B{r(UP + DIG, 9)}/{r(AL, 24)}",
         "slack-app-token": f"xapp-1-A{r(UP + DIG, 10)}-{r(DIG, 13)}-{r(HEX, 64)}",
         "openai-key": "sk-proj-" + r(AL + "_-", 60),
         "anthropic-key": "sk-ant-api03-" + r(AL + "_-", 93) + "AA",
@@ -157,6 +158,10 @@ def provider_tokens(rng: random.Random) -> dict[str, tuple[str, str, str]]:
     }
     contexts = {  # rule id -> (path, template): a spread of the formats secrets are found in
         "gitlab-other-token": ("prod/.gitlab-ci.yml", "variables:\n  DEPLOY_TOKEN: {v}\n"),
+        "slack-webhook": (
+            "prod/alertmanager.yml",
+            "receivers:\n  - name: chat\n    slack_configs:\n      - api_url: {v}\n",
+        ),
         "slack-app-token": ("prod/slack.env", "SLACK_APP_TOKEN={v}\n"),
         "openai-key": ("prod/settings.py", 'OPENAI = "{v}"\n'),
         "anthropic-key": ("prod/llm.toml", 'api_key = "{v}"\n'),
