@@ -24,6 +24,7 @@ from tls_servers import (
     legacy_server,
     offered,
     server_hello,
+    sslv2_server,
     standard_sites,
 )
 
@@ -257,6 +258,50 @@ def test_sslv3_rc4_3des_and_export_found_by_elimination():
     reasons = {reason for _, reason in result["caps"]}
     assert result["grade"] == "F"
     assert {"export suites accepted", "SSLv3 accepted", "RC4 accepted", "no TLS 1.2 or 1.3"} <= reasons
+
+
+def test_sslv2_is_probed_with_its_own_hello_and_caps_the_grade_at_f(repo):
+    rc4, des3 = 0x010080, 0x0700C0
+    server = FakeServer(sslv2_server([rc4, des3], fallback=legacy_server({0x0303: [0xC02F]})))
+    try:
+        scan = _scan(server.port)
+        report = audit(repo, Config(live={"tls": [f"127.0.0.1:{server.port}"]}, probes={"tls": FAST}))
+    finally:
+        server.close()
+    assert scan.sslv2 == {
+        "accepted": True,
+        "answer": "SSLv2 SERVER-HELLO offering 2 cipher(s)",
+        "ciphers": ["SSL_CK_RC4_128_WITH_MD5", "SSL_CK_DES_192_EDE3_CBC_WITH_MD5"],
+    }
+    obs = observations(report, server.port)
+    assert obs["tls.protocols_modern"].status is Status.FAIL
+    assert obs["tls.protocols_modern"].facts["accepted"] == ["SSLv2", "TLSv1.2"]
+    assert "SSLv2" in obs["tls.protocols_modern"].message
+    assert obs["tls.cipher_suites_strong"].facts["weak"]["SSL_CK_RC4_128_WITH_MD5"] == "SSLv2"
+
+
+def test_servers_that_refuse_sslv2_in_any_way_are_not_sslv2(scanned):
+    strong = scanned["strong.test"]["tls.protocols_modern"].facts["sslv2"]
+    assert strong["accepted"] is False and strong["answer"]  # real nginx says something other than SERVER-HELLO
+    for respond in (lambda data: alert(40), lambda data: b"", sslv2_server([])):
+        server = FakeServer(respond)
+        try:
+            assert _scan_sslv2(server.port)["accepted"] is False
+        finally:
+            server.close()
+
+
+def _scan_sslv2(port: int) -> dict:
+    from readiness.probes.tls.scan import _sslv2
+
+    return _sslv2(Target("127.0.0.1", port), Deadline(5), 1)
+
+
+def test_sslv2_caps_the_grade():
+    from readiness.probes.tls.ciphers import describe
+
+    result = compute(["SSLv2", "TLSv1.2"], [describe(0xC02F)], 3072, None, None, False, [])
+    assert result["grade"] == "F" and ["F", "SSLv2 accepted"] in result["caps"]
 
 
 def test_protocols_verdict_on_sslv3_stands_without_local_confirmation(repo):

@@ -338,7 +338,10 @@ class FakeServer:
                 first = conn.recv(16384)
             except OSError:
                 first = b""
-            answer = self.respond(first)
+            try:
+                answer = self.respond(first)
+            except Exception:  # a hello this fake does not understand (SSLv2): close, as a real server does
+                answer = b""
             if answer is None:
                 self.held.append(conn)
                 continue
@@ -393,6 +396,24 @@ def server_hello(version: int, suite: int, extensions: bytes = b"", random: byte
 
 def alert(description: int = 40) -> bytes:
     return struct.pack("!BHHBB", 21, 0x0301, 2, 2, description)
+
+
+def sslv2_server(kinds: list[int], fallback=None):
+    """A fake server that answers an SSLv2 CLIENT-HELLO with an SSLv2 SERVER-HELLO choosing from ``kinds``;
+    anything else goes to ``fallback`` (or is refused with an alert)."""
+
+    def respond(data: bytes) -> bytes | None:
+        if len(data) > 3 and data[0] & 0x80 and data[2] == 1:
+            specs_len = struct.unpack_from("!H", data, 5)[0]
+            offered = [int.from_bytes(data[11 + i : 14 + i], "big") for i in range(0, specs_len, 3)]
+            chosen = b"".join(k.to_bytes(3, "big") for k in kinds if k in offered)
+            cert = b"FAKE-CERTIFICATE-NOT-DER"
+            body = b"\x04\x00\x01" + struct.pack("!HHHH", 0x0002, len(cert), len(chosen), 16) + cert + chosen
+            body += os.urandom(16)
+            return struct.pack("!H", 0x8000 | len(body)) + body
+        return fallback(data) if fallback else alert(70)
+
+    return respond
 
 
 def legacy_server(accepts: dict[int, list[int]]):

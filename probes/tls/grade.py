@@ -65,6 +65,8 @@ def compute(
         caps.append(("F", "vulnerable to Heartbleed"))
     if cert and cert["facts"]["key"]["rsa_equivalent"] < 1024:
         caps.append(("F", "certificate key under 1024 bits"))
+    if "SSLv2" in protocols:
+        caps.append(("F", "SSLv2 accepted"))
     if "SSLv3" in protocols:
         caps.append(("C", "SSLv3 accepted"))
     if any(s.name.startswith("TLS_") and "RC4" in s.name for s in suites):

@@ -10,7 +10,7 @@ from .endpoint import EndpointResult, Settings
 from .scan import ProtocolScan
 
 Verdict = tuple[Status, str, dict]
-ORDER = ("SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
+ORDER = ("SSLv2", "SSLv3", "TLSv1.0", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 MODERN = ("TLSv1.2", "TLSv1.3")
 
 
@@ -37,7 +37,7 @@ def _disagreements(scan: ProtocolScan) -> list[str]:
 def protocols_modern(r: EndpointResult) -> Verdict:
     scan = r.scan
     accepted = protocols(scan)
-    facts = {"accepted": accepted, "answers": scan.answers, "confirmed_by_ssl": scan.confirmed, "sslv2": "not probed"}
+    facts = {"accepted": accepted, "answers": scan.answers, "confirmed_by_ssl": scan.confirmed, "sslv2": scan.sslv2}
     disagree = _disagreements(scan)
     if disagree:
         facts["disagreements"] = disagree
@@ -86,6 +86,8 @@ def cipher_suites_strong(r: EndpointResult) -> Verdict:
             reason = _weakness(describe(code))
             if reason:
                 weak.setdefault(describe(code).name, reason)
+    for name in scan.sslv2.get("ciphers") or []:
+        weak.setdefault(name, "SSLv2")
     small_groups = [k for k in scan.key_exchanges if k["type"] == "DHE" and k.get("bits", 0) < 2048]
     hybrid = [k for k in scan.key_exchanges if k.get("group") == "X25519MLKEM768"]
     facts = {

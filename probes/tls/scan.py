@@ -26,6 +26,7 @@ from .wire import (
     ServerAnswer,
     client_hello,
     exchange,
+    sslv2_exchange,
 )
 
 PROTOCOLS = (SSL3, TLS10, TLS11, TLS12, TLS13)
@@ -73,6 +74,7 @@ class ProtocolScan:
     certificates: list[bytes] = field(default_factory=list)
     heartbleed: bool | None = None
     heartbeat_offered: bool = False
+    sslv2: dict = field(default_factory=lambda: {"accepted": None, "answer": "not probed", "ciphers": []})
 
 
 def _answer_text(answer: ServerAnswer) -> str:
@@ -171,9 +173,24 @@ def _confirm(target: Target, version: int, deadline: Deadline, timeout: float) -
         raise Unreachable(f"real handshake failed: {exc}") from exc
 
 
+def _sslv2(target: Target, deadline: Deadline, timeout: float) -> dict:
+    """Our own SSLv2 hello (no OpenSSL here can speak SSLv2, so there is no real handshake to confirm it)."""
+    try:
+        accepted, answer, ciphers = sslv2_exchange((target.host, target.port), deadline, timeout)
+    except (ConnectionRefusedError, socket.gaierror) as exc:
+        raise Unreachable(f"cannot connect: {exc.strerror or exc}") from exc
+    except TimeoutError:
+        # Many TLS servers wait for more bytes after an SSLv2 hello they do not understand: a refusal.
+        return {"accepted": False, "answer": "no answer to an SSLv2 hello", "ciphers": []}
+    return {"accepted": accepted, "answer": answer, "ciphers": ciphers}
+
+
 def scan_protocols(target: Target, deadline: Deadline, timeout: float) -> ProtocolScan:
     """Which protocols and suites the endpoint accepts, confirmed by real handshakes where OpenSSL can."""
     scan = ProtocolScan()
+    scan.sslv2 = _sslv2(target, deadline, timeout)
+    if scan.sslv2["accepted"]:
+        scan.accepted["SSLv2"] = []  # SSLv2 cipher kinds are not TLS suites: they are named in ``sslv2``
     for version in PROTOCOLS:
         _enumerate(target, version, deadline, timeout, scan)
     for version in (TLS10, TLS11, TLS12, TLS13):

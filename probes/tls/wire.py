@@ -300,6 +300,56 @@ def exchange(
             return answer
 
 
+# SSLv2 cipher kinds (3 bytes each), the whole of that protocol's repertoire.
+SSL2_CIPHERS = {
+    0x010080: "SSL_CK_RC4_128_WITH_MD5",
+    0x020080: "SSL_CK_RC4_128_EXPORT40_WITH_MD5",
+    0x030080: "SSL_CK_RC2_128_CBC_WITH_MD5",
+    0x040080: "SSL_CK_RC2_128_CBC_EXPORT40_WITH_MD5",
+    0x050080: "SSL_CK_IDEA_128_CBC_WITH_MD5",
+    0x060040: "SSL_CK_DES_64_CBC_WITH_MD5",
+    0x0700C0: "SSL_CK_DES_192_EDE3_CBC_WITH_MD5",
+}
+
+
+def sslv2_client_hello() -> bytes:
+    """An SSLv2 CLIENT-HELLO: a 2-byte record header with the high bit set, version 0x0002, every cipher kind."""
+    specs = b"".join(kind.to_bytes(3, "big") for kind in SSL2_CIPHERS)
+    challenge = os.urandom(16)
+    body = bytes([1]) + struct.pack("!HHHH", 0x0002, len(specs), 0, len(challenge)) + specs + challenge
+    return struct.pack("!H", 0x8000 | len(body)) + body
+
+
+def sslv2_exchange(address: tuple[str, int], deadline: Deadline, timeout: float) -> tuple[bool, str, list[str]]:
+    """Whether the server answers an SSLv2 hello with an SSLv2 SERVER-HELLO, what it said, and its ciphers."""
+    with socket.create_connection(address, timeout=deadline.remaining(timeout)) as sock:
+        sock.sendall(sslv2_client_hello())
+        try:
+            header = _recv_exact(sock, 2, deadline, timeout)
+        except (EOFError, ConnectionResetError, BrokenPipeError):
+            return False, "connection closed", []
+        if not header[0] & 0x80:
+            if header[0] == ALERT:
+                return False, "TLS alert", []
+            return False, f"not SSLv2 (first bytes {header.hex()})", []
+        length = ((header[0] & 0x7F) << 8) | header[1]
+        try:
+            body = _recv_exact(sock, length, deadline, timeout)
+        except (EOFError, ConnectionResetError, BrokenPipeError):
+            return False, "connection closed mid-record", []
+    if len(body) < 11 or body[0] != 4:
+        return False, f"SSLv2 message type {body[0] if body else '?'}, not SERVER-HELLO", []
+    version, cert_len, specs_len = struct.unpack_from("!HHH", body, 3)
+    if version != 0x0002:
+        return False, f"SERVER-HELLO with version 0x{version:04X}", []
+    specs = body[11 + cert_len : 11 + cert_len + specs_len]
+    kinds = [int.from_bytes(specs[i : i + 3], "big") for i in range(0, len(specs) - 2, 3)]
+    names = [SSL2_CIPHERS.get(k, f"0x{k:06X}") for k in kinds]
+    if not names:
+        return False, "SSLv2 SERVER-HELLO with no cipher in common", []
+    return True, f"SSLv2 SERVER-HELLO offering {len(names)} cipher(s)", names
+
+
 def _heartbleed(sock: socket.socket, answer: ServerAnswer, deadline: Deadline, timeout: float) -> bool:
     """Send a heartbeat claiming 16 KiB of payload but carrying none: only a vulnerable server answers."""
     if EXT_HEARTBEAT not in answer.extensions:
