@@ -539,3 +539,22 @@ def test_renewal_evidence_is_read_without_live_targets(tmp_path):
     assert tls["tls.renewal_automated"].subject.path == "cert.yaml"
     assert tls["tls.certificate_valid"].status is Status.UNKNOWN
     assert "no live target configured" in tls["tls.certificate_valid"].message
+
+
+def test_mozilla_guidelines_57_58_and_60_are_stored_and_differ_where_mozilla_changed_them():
+    from readiness.probes.tls import mozilla
+
+    suites = {"TLSv1.2": ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256"]}
+    kex = [{"type": "ECDHE", "group": "x25519", "suite": "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"}]
+    hsts = {"max_age": 63072000}
+
+    def deviations(version: str) -> list[str]:
+        _, prof = mozilla.profile("intermediate", version)
+        return mozilla.deviations(prof, ["TLSv1.2", "TLSv1.3"], suites, None, kex, hsts, True)
+
+    assert sorted(mozilla.profiles()["versions"]) == ["5.7", "5.8", "6.0"]
+    # 5.7 added DHE-RSA-CHACHA20-POLY1305 to intermediate; 5.8 kept it; 6.0 dropped every DHE suite.
+    assert deviations("5.7") == deviations("5.8") == []
+    assert deviations("6.0") == ["TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256 accepted over TLSv1.2; not in the profile"]
+    with pytest.raises(KeyError):
+        mozilla.profile("old", "6.0")  # 6.0 has no old profile
