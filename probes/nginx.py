@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from readiness.model import Artifact, Check, Observation, Status, Subject
-from readiness.probe import Claim, Probe, ProbeContext
+from readiness.probe import ArtifactUnreadable, Claim, Probe, ProbeContext
 
 HSTS_MIN_AGE = 15_552_000  # 180 days: SSL Labs' A+ threshold
 WEAK_PROTOCOLS = ("SSLv2", "SSLv3", "TLSv1", "TLSv1.1")
@@ -628,6 +628,26 @@ NOT_APPLICABLE_WHEN_UNSEEN = {
     RATE_LIMITING: "every server here listens only on loopback or a unix socket",
     MONITORING_ALLOWLIST: "no metrics or status location here",
 }
+
+
+def configured_servers(ctx: ProbeContext) -> list[Scope]:
+    """Every server block of the repository's nginx configuration, with the context it inherits.
+
+    For other probes that match a live endpoint to its configuration (tls, for OCSP stapling). Files that do
+    not parse are left out here; the nginx probe reports them.
+    """
+    files = [a for a in NginxProbe().claimed(ctx.all_artifacts, ctx.files) if a.skipped is None]
+    readable = {a.path: a for a in ctx.all_artifacts if a.skipped is None}
+
+    def load(path: str) -> list[Directive] | None:
+        try:
+            return parse_text(ctx.read_text(readable[path]), path)
+        except (ParseError, ArtifactUnreadable):
+            return None
+
+    repo = Repository(list(readable), load)
+    trees = [repo.expand(a.path) for a in files]
+    return [server for tree in trees if tree.path not in repo.included for server in _servers(tree)]
 
 
 def _serves(scope: Scope) -> bool:

@@ -558,3 +558,59 @@ def test_mozilla_guidelines_57_58_and_60_are_stored_and_differ_where_mozilla_cha
     assert deviations("6.0") == ["TLS_DHE_RSA_WITH_CHACHA20_POLY1305_SHA256 accepted over TLSv1.2; not in the profile"]
     with pytest.raises(KeyError):
         mozilla.profile("old", "6.0")  # 6.0 has no old profile
+
+
+@pytest.mark.parametrize(
+    ("directives", "expected"),
+    [
+        (
+            "ssl_stapling on; ssl_stapling_verify on;",
+            "configured but no staple sent: ssl_stapling on at nginx/site.conf:5",
+        ),
+        ("", "not configured: server expired.test"),
+        (None, "configuration is not in the repository"),
+    ],
+    ids=["configured", "not-configured", "no-config"],
+)
+def test_a_missing_staple_says_whether_the_repositorys_nginx_config_enables_stapling(
+    nginx, pki, tmp_path, directives, expected
+):
+    site = nginx.sites["expired.test"]
+    (tmp_path / "ca").mkdir()
+    (tmp_path / "ca" / "root.crt").write_bytes(pki.root.pem())
+    if directives is not None:
+        (tmp_path / "nginx").mkdir()
+        (tmp_path / "nginx" / "site.conf").write_text(
+            "server {\n"
+            f"    listen {site.port} ssl;\n"
+            "    server_name expired.test;\n"
+            "    ssl_certificate /etc/ssl/expired.crt;\n"
+            f"    {directives}\n"
+            "}\n"
+        )
+    report = audit(tmp_path, Config(live={"tls": [target(nginx, "expired.test")]}, probes={"tls": FAST}))
+    ocsp = observations(report, site.port)["tls.ocsp_stapling"]
+    assert ocsp.status is Status.FAIL and expected in ocsp.message, ocsp.message
+    if directives:
+        assert "no resolver" in ocsp.message and ocsp.facts["nginx_config"]["ssl_stapling"] is True
+
+
+@pytest.mark.parametrize("budget", [1, 3])
+def test_the_per_host_budget_bounds_simultaneous_connections(nginx, repo, budget):
+    """Four endpoints on one host (proxies in front of one nginx site) scanned at once: never more open
+    connections to the host than the budget, and every endpoint still gets its verdicts."""
+    from tls_servers import CountingProxy
+
+    site = nginx.sites["strong.test"]
+    proxy = CountingProxy(site.port, ports=4)
+    try:
+        targets = [{"host": "127.0.0.1", "port": p, "sni": "strong.test", "http_port": None} for p in proxy.ports]
+        settings = FAST | {"per_host_connections": budget, "max_concurrency": 8}
+        report = audit(repo, Config(live={"tls": targets}, probes={"tls": settings}))
+    finally:
+        proxy.close()
+    assert 1 <= proxy.peak <= budget, (proxy.peak, budget)
+    assert proxy.total >= 4 * 20  # dozens of connections per endpoint went through the budget
+    for port in proxy.ports:
+        obs = observations(report, port)
+        assert obs["tls.protocols_modern"].status is Status.PASS

@@ -7,6 +7,7 @@ prefix, config, pid file and logs in a temporary directory, on free ports.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import shutil
@@ -429,3 +430,94 @@ def legacy_server(accepts: dict[int, list[int]]):
         return alert(40 if version in accepts else 70)
 
     return respond
+
+
+class CountingProxy:
+    """TCP proxies on ``ports`` loopback ports, all forwarding to one upstream, counting how many client
+    connections are open at the same time across all of them (the peak is what a per-host budget bounds).
+
+    One selector loop serves everything and handles closes before accepts in each round: a client closes one
+    connection before it opens the next, so counting in that order never sees a close as late.
+    """
+
+    def __init__(self, upstream_port: int, ports: int) -> None:
+        self.upstream = ("127.0.0.1", upstream_port)
+        self.active = self.peak = self.total = 0
+        self.stopping = threading.Event()
+        self.listeners = [socket.create_server(("127.0.0.1", 0)) for _ in range(ports)]
+        self.ports = [s.getsockname()[1] for s in self.listeners]
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+
+    def _loop(self) -> None:
+        import selectors
+
+        sel = selectors.DefaultSelector()
+        for listener in self.listeners:
+            sel.register(listener, selectors.EVENT_READ, ("listen", None))
+        peers: dict[socket.socket, socket.socket] = {}
+
+        def drop(sock: socket.socket) -> None:
+            other = peers.pop(sock, None)
+            for s in (sock, other):
+                if s is not None:
+                    peers.pop(s, None)
+                    with contextlib.suppress(KeyError, ValueError):
+                        kind = sel.get_key(s).data[0]
+                        sel.unregister(s)
+                        if kind == "client":
+                            self.active -= 1
+                    s.close()
+
+        def relay(sock: socket.socket) -> None:
+            if sock not in peers:
+                return
+            try:
+                chunk = sock.recv(65536)
+                if chunk:
+                    peers[sock].sendall(chunk)
+                    return
+            except OSError:
+                pass
+            drop(sock)
+
+        while not self.stopping.is_set():
+            events = sel.select(timeout=0.1)
+            for key, _ in events:
+                if key.data[0] != "listen":
+                    relay(key.fileobj)
+            for key, _ in events:
+                if key.data[0] != "listen":
+                    continue
+                # A close the client made before this connect may still be in flight on a loaded machine:
+                # let it land and count it first, so the peak is not one too high.
+                time.sleep(0.005)
+                for pending, _ in sel.select(timeout=0):
+                    if pending.data[0] != "listen":
+                        relay(pending.fileobj)
+                try:
+                    client, _ = key.fileobj.accept()
+                except OSError:
+                    continue
+                try:
+                    upstream = socket.create_connection(self.upstream, timeout=5)
+                except OSError:
+                    client.close()
+                    continue
+                for s in (client, upstream):
+                    s.settimeout(5)
+                peers[client], peers[upstream] = upstream, client
+                sel.register(client, selectors.EVENT_READ, ("client", None))
+                sel.register(upstream, selectors.EVENT_READ, ("upstream", None))
+                self.active += 1
+                self.total += 1
+                self.peak = max(self.peak, self.active)
+        for sock in list(peers):
+            drop(sock)
+        sel.close()
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=5)
+        for s in self.listeners:
+            s.close()

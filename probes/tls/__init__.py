@@ -18,7 +18,7 @@ from typing import Any
 from readiness.model import Observation, Status, Strength, Subject
 from readiness.probe import CliOption, Probe, ProbeContext
 
-from . import checks, judge, renewal
+from . import checks, judge, nginx_config, renewal
 from .concurrency import scan_many
 from .endpoint import EndpointResult, Settings
 from .scan import Target
@@ -59,7 +59,7 @@ class TlsProbe(Probe):
     # renewal evidence is read from the repository even when no endpoint is named
     runs_without_targets = True
     description = "TLS endpoints: protocols, suites, certificate, HSTS, OCSP stapling, grade, Mozilla profile; renewal."
-    claims = renewal.CLAIMS
+    claims = renewal.CLAIMS  # nginx configuration is read through the nginx probe's own claims
     checks = checks.ALL
     targets_schema = {"type": "array", "items": {"oneOf": [TARGET_STRING, TARGET_OBJECT]}}
     settings_schema = {
@@ -93,11 +93,14 @@ class TlsProbe(Probe):
         targets = [parse_target(t) for t in (ctx.targets or [])]
         now = dt.datetime.now(dt.UTC)
         results = scan_many(targets, settings, ctx.root, now)
+        servers = nginx_config.nginx.configured_servers(ctx) if targets else []
         for result in results:
-            yield from self._endpoint(ctx, result, settings)
+            yield from self._endpoint(ctx, result, settings, servers)
         yield from self._renewal(ctx, results)
 
-    def _endpoint(self, ctx: ProbeContext, r: EndpointResult, settings: Settings) -> Iterator[Observation]:
+    def _endpoint(
+        self, ctx: ProbeContext, r: EndpointResult, settings: Settings, servers: list
+    ) -> Iterator[Observation]:
         subject = Subject(endpoint=r.target.endpoint, name=r.target.sni)
         if r.error:
             ctx.gap(subject, r.error)
@@ -121,6 +124,11 @@ class TlsProbe(Probe):
             checks.GRADE_A_PLUS.id: judge.grade_a_plus(r),
             checks.MOZILLA_PROFILE.id: judge.mozilla_profile(r, settings),
         }
+        status, message, facts = verdicts[checks.OCSP_STAPLING.id]
+        if status is Status.FAIL and "no staple" in message:
+            config = nginx_config.stapling_config(servers, r.target)
+            message += nginx_config.explain_missing_staple(config)
+            verdicts[checks.OCSP_STAPLING.id] = (status, message, {**facts, "nginx_config": config})
         for check_id, (status, message, facts) in verdicts.items():
             yield ctx.observe(check_id, status, subject, message, strength=Strength.LIVE, facts=facts)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import socket
 import ssl
 from pathlib import Path
 
@@ -12,6 +11,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
+from . import connections
 from .scan import Target, Unreachable
 from .wire import Deadline
 
@@ -38,7 +38,7 @@ def verify_chain(target: Target, ca_bundle: Path | None, deadline: Deadline, tim
     for mode in (ssl.CERT_REQUIRED, ssl.CERT_NONE):
         ctx.verify_mode = mode
         try:
-            with socket.create_connection((target.host, target.port), timeout=deadline.remaining(timeout)) as raw:
+            with connections.connection((target.host, target.port), deadline, timeout) as raw:
                 raw.settimeout(deadline.remaining(timeout))
                 with ctx.wrap_socket(raw, server_hostname=target.sni or None) as tls:
                     result["leaf"] = tls.getpeercert(binary_form=True)

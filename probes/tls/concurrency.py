@@ -1,4 +1,4 @@
-"""Many endpoints at once: asyncio over a thread pool, with a connection budget per host."""
+"""Many endpoints at once: asyncio over a thread pool; ``connections`` caps the connections per host."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import datetime as dt
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from . import connections
 from .endpoint import EndpointResult, Settings, scan_endpoint
 from .scan import Target
 
@@ -16,16 +17,16 @@ GRACE_SECONDS = 2.0
 
 async def _scan_all(targets: list[Target], settings: Settings, root: Path, now: dt.datetime) -> list[EndpointResult]:
     loop = asyncio.get_running_loop()
-    budgets = {t.host: asyncio.Semaphore(settings.per_host_connections) for t in targets}
+    # Endpoints run side by side; the connections they open are what each host's budget limits.
+    connections.use(connections.HostBudget(settings.per_host_connections))
     with ThreadPoolExecutor(max_workers=max(1, min(settings.max_concurrency, len(targets)))) as pool:
 
         async def one(target: Target) -> EndpointResult:
-            async with budgets[target.host]:
-                job = loop.run_in_executor(pool, scan_endpoint, target, settings, root, now)
-                try:
-                    return await asyncio.wait_for(job, settings.endpoint_timeout + GRACE_SECONDS)
-                except TimeoutError:
-                    return EndpointResult(target, error=f"no verdict within {settings.endpoint_timeout:g} s")
+            job = loop.run_in_executor(pool, scan_endpoint, target, settings, root, now)
+            try:
+                return await asyncio.wait_for(job, settings.endpoint_timeout + GRACE_SECONDS)
+            except TimeoutError:
+                return EndpointResult(target, error=f"no verdict within {settings.endpoint_timeout:g} s")
 
         return list(await asyncio.gather(*(one(t) for t in targets)))
 

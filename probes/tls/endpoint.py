@@ -6,8 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import certificate, web
-from .ocsp import assess_staple
+from . import web
 from .scan import ProtocolScan, Target, Unreachable, fetch_staple, scan_protocols
 from .wire import Deadline, Malformed, NotTls
 
@@ -60,6 +59,10 @@ def _explain(exc: BaseException) -> str:
 
 def scan_endpoint(target: Target, settings: Settings, root: Path, now: dt.datetime) -> EndpointResult:
     """Scan one endpoint; never raises for anything the endpoint does."""
+    # cryptography is imported when an endpoint is scanned, not when the probe is loaded (`readiness --help`)
+    from . import certificate
+    from .ocsp import assess_staple
+
     result = EndpointResult(target)
     deadline = Deadline(settings.endpoint_timeout)
     timeout = settings.connect_timeout

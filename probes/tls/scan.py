@@ -12,6 +12,7 @@ import time
 import warnings
 from dataclasses import dataclass, field
 
+from . import connections
 from .ciphers import LEGACY_SUITES, TLS13_SUITES, describe
 from .wire import (
     GROUP_BITS,
@@ -159,7 +160,7 @@ def _confirm(target: Target, version: int, deadline: Deadline, timeout: float) -
         except (ValueError, ssl.SSLError):
             return None
     try:
-        with socket.create_connection((target.host, target.port), timeout=deadline.remaining(timeout)) as raw:
+        with connections.connection((target.host, target.port), deadline, timeout) as raw:
             raw.settimeout(deadline.remaining(timeout))
             with ctx.wrap_socket(raw, server_hostname=target.sni or None) as tls:
                 return tls.version() == ssl.TLSVersion(SSL_VERSIONS[version]).name.replace("_", ".")

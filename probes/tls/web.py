@@ -7,6 +7,7 @@ import socket
 import ssl
 from urllib.parse import urlsplit
 
+from . import connections
 from .scan import Target, Unreachable
 from .wire import Deadline
 
@@ -70,7 +71,7 @@ def fetch_hsts(target: Target, deadline: Deadline, timeout: float) -> dict:
     port, path, hops = target.port, "/", []
     for _ in range(MAX_REDIRECTS + 1):
         try:
-            with socket.create_connection((target.host, port), timeout=deadline.remaining(timeout)) as raw:
+            with connections.connection((target.host, port), deadline, timeout) as raw:
                 raw.settimeout(deadline.remaining(timeout))
                 with ctx.wrap_socket(raw, server_hostname=target.sni or None) as tls:
                     status, headers = _request(tls, target.name, path, deadline, timeout)
@@ -95,7 +96,7 @@ def check_redirect(target: Target, deadline: Deadline, timeout: float) -> dict:
     port = target.http_port
     result: dict = {"http_port": port}
     try:
-        with socket.create_connection((target.host, port), timeout=deadline.remaining(timeout)) as sock:
+        with connections.connection((target.host, port), deadline, timeout) as sock:
             status, headers = _request(sock, target.name, "/", deadline, timeout)
     except ConnectionRefusedError:
         result["listening"] = False

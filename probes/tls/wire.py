@@ -15,6 +15,8 @@ import struct
 import time
 from dataclasses import dataclass, field
 
+from .connections import connection
+
 SSL3, TLS10, TLS11, TLS12, TLS13 = 0x0300, 0x0301, 0x0302, 0x0303, 0x0304
 VERSION_NAMES = {SSL3: "SSLv3", TLS10: "TLSv1.0", TLS11: "TLSv1.1", TLS12: "TLSv1.2", TLS13: "TLSv1.3"}
 
@@ -255,7 +257,7 @@ def exchange(
     heartbleed_probe: bool = False,
 ) -> ServerAnswer:
     """Send ``hello`` and read the answer; connection errors and timeouts propagate, rejections do not."""
-    with socket.create_connection(address, timeout=deadline.remaining(timeout)) as sock:
+    with connection(address, deadline, timeout) as sock:
         sock.sendall(hello)
         answer = ServerAnswer("closed")
         pending = b""
@@ -322,7 +324,7 @@ def sslv2_client_hello() -> bytes:
 
 def sslv2_exchange(address: tuple[str, int], deadline: Deadline, timeout: float) -> tuple[bool, str, list[str]]:
     """Whether the server answers an SSLv2 hello with an SSLv2 SERVER-HELLO, what it said, and its ciphers."""
-    with socket.create_connection(address, timeout=deadline.remaining(timeout)) as sock:
+    with connection(address, deadline, timeout) as sock:
         sock.sendall(sslv2_client_hello())
         try:
             header = _recv_exact(sock, 2, deadline, timeout)
