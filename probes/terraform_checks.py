@@ -441,6 +441,86 @@ def _forces_tls(estate: Estate, group: Resource) -> bool | Unknown:
     return False
 
 
+CLASSIC_DEFAULT_POLICY = "ELBSecurityPolicy-2016-08"  # what a classic ELB HTTPS/SSL listener gets unless told
+
+
+def _classic_listeners(elb: Resource) -> Iterator[tuple[Block, Any, Any]]:
+    """(listener block, lb_protocol upper-cased or Unknown, lb_port) of a classic ELB."""
+    for listener in elb.block.sub("listener"):
+        protocol = elb.get("lb_protocol", listener)
+        if isinstance(protocol, str):
+            protocol = protocol.upper()
+        yield listener, protocol, elb.get("lb_port", listener)
+
+
+def _classic_tls_policy(estate: Estate, elb: Resource, port: Any) -> str | Unknown:
+    """The predefined security policy a classic ELB listener on ``port`` negotiates with."""
+    attached = estate.linked(elb, ("aws_load_balancer_listener_policy",), "load_balancer_name", by_name="name")
+    attached = [a for a in attached if a.get("load_balancer_port") in (port, str(port))]
+    if not attached:
+        if estate.unresolved(("aws_load_balancer_listener_policy",), "load_balancer_name"):
+            return Unknown("a listener policy names its load balancer by a value not known statically")
+        return CLASSIC_DEFAULT_POLICY
+    names = attached[0].get("policy_names")
+    for name in names if isinstance(names, list) else [names]:
+        policy = estate.target(name) or next(
+            (
+                p
+                for p in estate.of("aws_load_balancer_policy")
+                if isinstance(name, str) and p.get("policy_name") == name
+            ),
+            None,
+        )
+        if policy is None:
+            return Unknown(f"policy {name} is not declared here")
+        for attribute in policy.block.sub("policy_attribute"):
+            if policy.get("name", attribute) == "Reference-Security-Policy":
+                value = policy.get("value", attribute)
+                return value if isinstance(value, str | Unknown) else Unknown("the referenced policy is not a string")
+    return Unknown("the listener policy sets no Reference-Security-Policy (custom negotiation settings)")
+
+
+def classic_elb_in_transit(estate: Estate) -> Iterator[Finding]:
+    """Classic ELB listeners: plain HTTP fails, HTTPS/SSL are judged by the security policy they negotiate."""
+    check = ENCRYPTION_IN_TRANSIT.id
+    for elb in estate.of("aws_elb"):
+        for listener, protocol, port in _classic_listeners(elb):
+            if isinstance(protocol, Unknown):
+                yield Finding(check, Status.UNKNOWN, f"lb_protocol: {protocol.reason}", elb, block=listener)
+            elif protocol in ("HTTPS", "SSL"):
+                policy = _classic_tls_policy(estate, elb, port)
+                if isinstance(policy, Unknown):
+                    yield Finding(check, Status.UNKNOWN, policy.reason, elb, block=listener)
+                elif any(m in policy for m in MODERN_LB_POLICY_MARKERS):
+                    yield Finding(check, Status.PASS, f"{protocol} on port {port} with {policy}", elb, block=listener)
+                else:
+                    message = f"{protocol} listener on port {port} allows TLS < 1.2 ({policy})"
+                    yield Finding(check, Status.FAIL, message, elb, block=listener, facts={"policy": policy})
+            elif protocol == "HTTP":
+                message = f"classic ELB listener on port {port} carries HTTP unencrypted"
+                yield Finding(check, Status.FAIL, message, elb, block=listener)
+            else:
+                message = f"{protocol} listener on port {port}: TLS behind it cannot be seen here"
+                yield Finding(check, Status.UNKNOWN, message, elb, block=listener)
+
+
+def classic_elb_https(estate: Estate) -> Iterator[Finding]:
+    """A classic ELB cannot redirect: an HTTP listener serves plain HTTP."""
+    check = HTTPS_ENFORCED.id
+    for elb in estate.of("aws_elb"):
+        for listener, protocol, port in _classic_listeners(elb):
+            if isinstance(protocol, Unknown):
+                yield Finding(check, Status.UNKNOWN, f"lb_protocol: {protocol.reason}", elb, block=listener)
+            elif protocol in ("HTTPS", "SSL"):
+                yield Finding(check, Status.PASS, f"{protocol} listener on port {port}", elb, block=listener)
+            elif protocol == "HTTP":
+                message = f"HTTP listener on port {port} serves plain HTTP (a classic ELB cannot redirect to HTTPS)"
+                yield Finding(check, Status.FAIL, message, elb, block=listener)
+            else:
+                message = f"{protocol} listener on port {port}: TLS behind it cannot be seen here"
+                yield Finding(check, Status.UNKNOWN, message, elb, block=listener)
+
+
 def encryption_in_transit(estate: Estate) -> Iterator[Finding]:
     """TLS listeners with modern policies, CloudFront TLS 1.2, DB TLS enforcement, ElastiCache TLS."""
     check = ENCRYPTION_IN_TRANSIT.id
@@ -529,6 +609,7 @@ def encryption_in_transit(estate: Estate) -> Iterator[Finding]:
         else:
             msg = "no domain_endpoint_options: HTTPS enforcement is left to provider and service defaults"
             yield Finding(check, Status.UNKNOWN, msg, domain)
+    yield from classic_elb_in_transit(estate)
 
 
 HTTPS_ENFORCED = Check(
@@ -584,6 +665,7 @@ def https_enforced(estate: Estate) -> Iterator[Finding]:
                     "viewer_protocol_policy",
                     beh,
                 )
+    yield from classic_elb_https(estate)
 
 
 # -- backups and replication ----------------------------------------------------------------------

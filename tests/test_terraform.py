@@ -534,3 +534,65 @@ def test_node_to_node_encryption_is_not_applicable_to_a_single_node_search_domai
         "aws_opensearch_domain.single_with_masters": Status.FAIL,
         "aws_opensearch_domain.sized_by_variable": Status.UNKNOWN,
     }
+
+
+def test_classic_elb_listeners_are_judged_for_https_and_tls_policy(tmp_path):
+    root = write_module(
+        tmp_path,
+        {
+            "elb.tf": """
+resource "aws_elb" "legacy" {
+  name = "legacy"
+  listener {
+    lb_port           = 80
+    lb_protocol       = "http"
+    instance_port     = 8000
+    instance_protocol = "http"
+  }
+  listener {
+    lb_port            = 443
+    lb_protocol        = "https"
+    instance_port      = 8000
+    instance_protocol  = "http"
+    ssl_certificate_id = "arn:aws:acm:eu-west-1:123456789012:certificate/FAKE"
+  }
+}
+resource "aws_elb" "modern" {
+  name = "modern"
+  listener {
+    lb_port            = 443
+    lb_protocol        = "HTTPS"
+    instance_port      = 8000
+    instance_protocol  = "HTTP"
+    ssl_certificate_id = "arn:aws:acm:eu-west-1:123456789012:certificate/FAKE"
+  }
+}
+resource "aws_load_balancer_policy" "tls12" {
+  load_balancer_name = aws_elb.modern.name
+  policy_name        = "tls12"
+  policy_type_name   = "SSLNegotiationPolicyType"
+  policy_attribute {
+    name  = "Reference-Security-Policy"
+    value = "ELBSecurityPolicy-TLS-1-2-2017-01"
+  }
+}
+resource "aws_load_balancer_listener_policy" "modern_443" {
+  load_balancer_name = aws_elb.modern.name
+  load_balancer_port = 443
+  policy_names       = [aws_load_balancer_policy.tls12.policy_name]
+}
+""",
+        },
+    )
+    observations, _ = run_probe(root)
+    https = {(o.subject.name, o.subject.line, o.status) for o in by_check(observations, "terraform.https_enforced")}
+    assert https == {
+        ("aws_elb.legacy", 4, Status.FAIL),
+        ("aws_elb.legacy", 10, Status.PASS),
+        ("aws_elb.modern", 20, Status.PASS),
+    }
+    transit = {(o.subject.name, o.subject.line): o for o in by_check(observations, "terraform.encryption_in_transit")}
+    assert transit[("aws_elb.legacy", 4)].status is Status.FAIL
+    assert transit[("aws_elb.legacy", 10)].status is Status.FAIL
+    assert "ELBSecurityPolicy-2016-08" in transit[("aws_elb.legacy", 10)].message  # the classic default
+    assert transit[("aws_elb.modern", 20)].status is Status.PASS
