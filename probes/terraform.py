@@ -27,7 +27,8 @@ from typing import Any
 from readiness.model import Artifact, Observation, Status, Strength, Subject
 from readiness.probe import Claim, Probe, ProbeContext
 
-from .terraform_checks import JUDGES, Finding
+from . import terraform_checks, terraform_clouds
+from .terraform_checks import Finding
 from .terraform_resolve import (
     Block,
     Estate,
@@ -89,13 +90,20 @@ def _auto_loaded(path: str) -> bool:
     return name in AUTO_TFVARS or name.endswith((".auto.tfvars", ".auto.tfvars.json"))
 
 
+# AWS first; the Azure and GCP judges feed the same checks.
+JUDGES = terraform_checks.JUDGES + terraform_clouds.JUDGES
+JUDGES_OF: dict[str, list] = {}
+for _check, _judge in JUDGES:
+    JUDGES_OF.setdefault(_check.id, []).append(_judge)
+
+
 class TerraformProbe(Probe):
     name = "terraform"
     version = "0.1.0"
     kind = "static"
     description = "Terraform (AWS): encryption, backups, network, edge, secrets, IAM, logging, from resolved HCL."
     claims = (Claim(("*.tf", "*.tfvars", "*.tfvars.json")),)
-    checks = tuple(check for check, _ in JUDGES)
+    checks = tuple(dict.fromkeys(check for check, _ in JUDGES))
     settings_schema = {
         "type": "object",
         "additionalProperties": False,
@@ -218,14 +226,15 @@ class TerraformProbe(Probe):
     def _judge(self, ctx: ProbeContext, estate: Estate) -> Iterator[Observation]:
         where = estate.root.module.dir or "."
         estate_subject = Subject(path=estate.subject_path(), name=f"estate of root module {where}")
-        for check, judge in JUDGES:
-            try:
-                findings = list(judge(estate))
-            except Exception as exc:  # a bug in one check must not silence the others
-                reason = f"check failed: {type(exc).__name__}: {str(exc)[:200]}"
-                ctx.gap(estate_subject, f"{check.id}: {reason}")
-                yield ctx.observe(check.id, Status.ERROR, estate_subject, reason)
-                continue
+        for check in self.checks:
+            findings = []
+            for judge in JUDGES_OF[check.id]:
+                try:
+                    findings += list(judge(estate))
+                except Exception as exc:  # a bug in one judge must not silence the others
+                    reason = f"check failed: {type(exc).__name__}: {str(exc)[:200]}"
+                    ctx.gap(estate_subject, f"{check.id}: {reason}")
+                    yield ctx.observe(check.id, Status.ERROR, estate_subject, reason)
             if not findings:
                 status = Status.UNKNOWN if estate.incomplete else Status.NOT_APPLICABLE
                 why = "nothing this check judges is declared"

@@ -596,3 +596,111 @@ resource "aws_load_balancer_listener_policy" "modern_443" {
     assert transit[("aws_elb.legacy", 10)].status is Status.FAIL
     assert "ELBSecurityPolicy-2016-08" in transit[("aws_elb.legacy", 10)].message  # the classic default
     assert transit[("aws_elb.modern", 20)].status is Status.PASS
+
+
+def test_azure_and_gcp_resources_feed_the_same_checks(tmp_path):
+    root = write_module(
+        tmp_path,
+        {
+            "azure.tf": """
+variable "tls" {}
+resource "azurerm_storage_account" "old" {
+  name                      = "old"
+  min_tls_version           = "TLS1_0"
+  enable_https_traffic_only = false
+}
+resource "azurerm_storage_account" "default" {
+  name = "default"
+}
+resource "azurerm_mssql_server" "sql" {
+  name                = "sql"
+  minimum_tls_version = var.tls
+}
+resource "azurerm_linux_web_app" "web" {
+  name = "web"
+  site_config {
+    minimum_tls_version = "1.1"
+  }
+}
+resource "azurerm_key_vault" "kv" {
+  name                     = "kv"
+  purge_protection_enabled = true
+}
+resource "azurerm_key_vault_key" "k" {
+  name = "k"
+}
+""",
+            "gcp.tf": """
+resource "google_sql_database_instance" "db" {
+  name = "db"
+  settings {
+    ip_configuration {
+      ssl_mode = "ENCRYPTED_ONLY"
+    }
+  }
+}
+resource "google_sql_database_instance" "open" {
+  name                = "open"
+  deletion_protection = false
+  settings {
+    tier = "db-f1-micro"
+  }
+}
+resource "google_kms_crypto_key" "fast" {
+  name            = "fast"
+  rotation_period = "7776000s"
+}
+resource "google_kms_crypto_key" "never" {
+  name = "never"
+}
+resource "google_compute_ssl_policy" "default_min" {
+  name = "p"
+}
+resource "google_container_cluster" "gke" {
+  name = "gke"
+  database_encryption {
+    state    = "ENCRYPTED"
+    key_name = "projects/p/locations/l/keyRings/r/cryptoKeys/k"
+  }
+}
+resource "google_compute_url_map" "redirect" {
+  name = "redirect"
+  default_url_redirect {
+    https_redirect = true
+    strip_query    = false
+  }
+}
+resource "google_compute_target_http_proxy" "http" {
+  name    = "http"
+  url_map = google_compute_url_map.redirect.id
+}
+""",
+        },
+    )
+    observations, _ = run_probe(root)
+
+    def status(check: str, name: str) -> set[Status]:
+        return {o.status for o in by_check(observations, check) if o.subject.name == name}
+
+    transit = "terraform.encryption_in_transit"
+    assert status(transit, "azurerm_storage_account.old") == {Status.FAIL}
+    assert status(transit, "azurerm_storage_account.default") == {Status.PASS}  # TLS1_2 is the default
+    assert status(transit, "azurerm_mssql_server.sql") == {Status.UNKNOWN}  # var.tls has no value
+    assert status(transit, "azurerm_linux_web_app.web") == {Status.FAIL}
+    assert status(transit, "google_sql_database_instance.db") == {Status.PASS}
+    assert status(transit, "google_sql_database_instance.open") == {Status.FAIL}
+    assert status(transit, "google_compute_ssl_policy.default_min") == {Status.FAIL}  # TLS_1_0 by default
+    https = "terraform.https_enforced"
+    assert status(https, "azurerm_linux_web_app.web") == {Status.FAIL}  # https_only defaults to false
+    assert status(https, "google_compute_target_http_proxy.http") == {Status.PASS}
+    rest = "terraform.encryption_at_rest"
+    assert status(rest, "google_kms_crypto_key.fast") == {Status.PASS}
+    assert status(rest, "google_kms_crypto_key.never") == {Status.FAIL}
+    assert status(rest, "azurerm_key_vault_key.k") == {Status.FAIL}
+    assert status(rest, "google_container_cluster.gke") == {Status.PASS}
+    deletion = "terraform.deletion_protection"
+    assert status(deletion, "google_sql_database_instance.db") == {Status.PASS}  # on by default
+    assert status(deletion, "google_sql_database_instance.open") == {Status.FAIL}
+    assert status(deletion, "azurerm_key_vault.kv") == {Status.PASS}
+    old = next(o for o in by_check(observations, transit) if o.subject.name == "azurerm_storage_account.old")
+    assert old.subject.path == "azure.tf" and old.subject.line == 5
