@@ -1,0 +1,966 @@
+"""CI/CD pipelines as the repository defines them: what they run, in which order, and how they guard releases.
+
+Read: GitHub Actions workflows, GitLab CI (with local ``include:`` files), CircleCI, Azure Pipelines,
+Bitbucket Pipelines (jobs and their scripts), a declarative Jenkinsfile (stages and ``sh`` steps found by
+pattern: Groovy is not parsed), Dependabot and Renovate configuration, and policy-as-code (conftest/OPA
+policies, Kyverno and Gatekeeper manifests).
+
+Each job becomes a list of steps with their text (``run`` scripts, ``uses`` actions and their inputs), and
+the tools a step runs are recognised by name (``pytest``, ``trivy image``, ``helm upgrade --atomic``...).
+Steps are kept in order, so "a backup before the deploy" and "smoke tests after it" are judged on the
+order the pipeline runs them in. What lives in the CI service's settings rather than in the files
+(GitHub environment protection rules, GitLab's project timeout) is reported as such, not guessed.
+"""
+
+from __future__ import annotations
+
+import json
+import posixpath
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from readiness import yaml_lines
+from readiness.model import Artifact, Check, Observation, Status, Subject
+from readiness.probe import ArtifactUnreadable, Claim, Probe, ProbeContext
+
+
+def _check(key: str, title: str, rationale: str, remediation: str) -> Check:
+    return Check(f"ci.{key}", title, rationale, remediation)
+
+
+PIPELINE_PRESENT = _check(
+    "pipeline_present",
+    "A CI pipeline is defined (GitHub Actions, GitLab CI, Jenkins, CircleCI, ...)",
+    "Without a pipeline, every build, test and release depends on someone's laptop.",
+    "Add a pipeline definition to the repository.",
+)
+TESTS_RUN = _check(
+    "tests_run",
+    "CI runs the unit and integration tests",
+    "Tests that CI does not run are not a gate.",
+    "Run the test suite (pytest, npm test, go test, mvn verify...) on every push.",
+)
+LINT = _check(
+    "lint",
+    "CI runs linters or code-quality analysis",
+    "Linters catch defects before review.",
+    "Run ruff, eslint, golangci-lint, hadolint... in CI.",
+)
+SAST = _check(
+    "sast",
+    "CI runs static application security testing",
+    "SAST finds injection and crypto misuse before they ship.",
+    "Run CodeQL, Semgrep, Bandit, gosec or SonarQube in CI.",
+)
+DEPENDENCY_SCAN = _check(
+    "dependency_scan",
+    "CI scans dependencies for known vulnerabilities",
+    "Most exploited vulnerabilities are in dependencies.",
+    "Run pip-audit, npm audit, osv-scanner, govulncheck or trivy fs in CI.",
+)
+IMAGE_BUILD = _check(
+    "image_build",
+    "CI builds and tags container images or release artifacts",
+    "Artifacts built by CI are reproducible and traceable to a commit.",
+    "Build and tag images in CI (docker/build-push-action, buildx, kaniko).",
+)
+IMAGE_SCAN = _check(
+    "image_scan",
+    "CI scans built container images for vulnerabilities",
+    "An image is scanned when it is built or not at all.",
+    "Add Trivy, Grype or Docker Scout after the image build.",
+)
+ARTIFACT_PUSH = _check(
+    "artifact_push",
+    "CI pushes artifacts to a registry",
+    "Deployments should pull what CI built, not rebuild it elsewhere.",
+    "Push images and packages from CI (docker push, build-push-action push: true, twine, npm publish).",
+)
+DEPLOY_AUTOMATED = _check(
+    "deploy_automated",
+    "Deployments to each environment are automated by the pipeline",
+    "Manual deployments drift and are not repeatable.",
+    "Deploy from the pipeline (helm upgrade, kubectl apply, terraform apply, argocd sync...).",
+)
+APPROVAL_GATES = _check(
+    "approval_gates",
+    "Production deployments pass through approval gates (protected environments, manual approval)",
+    "A second pair of eyes before production catches what the pipeline cannot.",
+    "Deploy to production from a protected environment (GitHub environments with reviewers, GitLab when: manual).",
+)
+DEPLOY_STRATEGY = _check(
+    "deploy_strategy",
+    "Deployments use a blue-green or canary strategy",
+    "Shifting traffic gradually limits the blast radius of a bad release.",
+    "Deploy with Argo Rollouts, Flagger, CodeDeploy or a scripted canary.",
+)
+E2E_TESTS = _check(
+    "e2e_tests",
+    "An end-to-end test suite runs in CI against a deployed environment",
+    "Only end-to-end tests exercise the system as users do.",
+    "Run Playwright, Cypress or API suites against staging after deploying it.",
+)
+SMOKE_TESTS = _check(
+    "smoke_tests",
+    "Smoke tests run after each deployment",
+    "A deployment is not done until its critical paths answer.",
+    "After each deploy step, check health endpoints or run a smoke suite; fail the job if they fail.",
+)
+LOAD_TESTS = _check(
+    "load_tests",
+    "A load test (k6, Locust, JMeter, Gatling) is defined, runs, and its results are kept",
+    "Capacity claims need measurements, kept to compare releases.",
+    "Run k6/Locust/JMeter/Gatling in CI and upload the results as an artifact.",
+)
+MIGRATIONS_AUTOMATED = _check(
+    "migrations_automated",
+    "Database migrations run automatically as part of the deployment",
+    "Hand-run migrations get skipped or run twice.",
+    "Run alembic/flyway/liquibase/prisma migrate (...) from the deploy pipeline.",
+)
+PRE_DEPLOY_BACKUP = _check(
+    "pre_deploy_backup",
+    "The deploy pipeline takes a database backup or snapshot before deploying",
+    "A snapshot taken just before a release is the quickest way back from a bad migration.",
+    "Add a pg_dump / RDS snapshot step before the deploy step.",
+)
+ROLLBACK = _check(
+    "rollback",
+    "The pipeline has an automated rollback path",
+    "A failed release should undo itself, not wait for a human.",
+    "Use helm upgrade --atomic, or a failure() step running helm rollback / kubectl rollout undo.",
+)
+FAIL_FAST = _check(
+    "fail_fast",
+    "The pipeline stops early when a job fails",
+    "A pipeline that carries on after failures hides them and wastes time.",
+    "Do not set continue-on-error / allow_failure on test, build or deploy jobs.",
+)
+PARALLEL_JOBS = _check(
+    "parallel_jobs",
+    "Independent CI jobs run in parallel",
+    "Parallel jobs keep feedback fast.",
+    "Split lint, test and build into jobs without needs between them, or use a matrix.",
+)
+TIMEOUTS = _check(
+    "timeouts",
+    "CI jobs declare timeouts, with feedback stages bounded to the target duration",
+    "A hung job holds a runner for hours (GitHub's default is 360 minutes).",
+    "Set timeout-minutes (GitHub) or timeout (GitLab) on every job.",
+)
+DEPENDENCY_CACHE = _check(
+    "dependency_cache",
+    "CI caches dependencies and reuses build artifacts between jobs",
+    "Caching keeps builds fast and less dependent on registries.",
+    "Use actions/cache or the setup-* actions' cache input, GitLab cache:, CircleCI save_cache.",
+)
+DEPENDENCY_UPDATES = _check(
+    "dependency_updates",
+    "Automated dependency and base-image update pull requests (Dependabot, Renovate) are configured",
+    "Dependencies left alone accumulate known vulnerabilities.",
+    "Add .github/dependabot.yml (including the docker ecosystem) or a Renovate config.",
+)
+POLICY_ENFORCEMENT = _check(
+    "policy_enforcement",
+    "Security policies are enforced as code in CI or admission (OPA/conftest, Kyverno)",
+    "Policies written as code are applied every time, not remembered.",
+    "Run conftest/checkov/kube-linter in CI, or enforce with Kyverno or Gatekeeper.",
+)
+DAST = _check(
+    "dast",
+    "Dynamic application security testing runs against staging",
+    "DAST finds what only a running application shows.",
+    "Run OWASP ZAP (baseline or full scan) or nuclei against staging in CI.",
+)
+CHECKS = (
+    PIPELINE_PRESENT,
+    TESTS_RUN,
+    LINT,
+    SAST,
+    DEPENDENCY_SCAN,
+    IMAGE_BUILD,
+    IMAGE_SCAN,
+    ARTIFACT_PUSH,
+    DEPLOY_AUTOMATED,
+    APPROVAL_GATES,
+    DEPLOY_STRATEGY,
+    E2E_TESTS,
+    SMOKE_TESTS,
+    LOAD_TESTS,
+    MIGRATIONS_AUTOMATED,
+    PRE_DEPLOY_BACKUP,
+    ROLLBACK,
+    FAIL_FAST,
+    PARALLEL_JOBS,
+    TIMEOUTS,
+    DEPENDENCY_CACHE,
+    DEPENDENCY_UPDATES,
+    POLICY_ENFORCEMENT,
+    DAST,
+)
+
+
+def _tools(*alternatives: str) -> re.Pattern[str]:
+    return re.compile(r"(?<![\w./-])(" + "|".join(alternatives) + r")(?![\w-])", re.I)
+
+
+# What a step runs, by check. Each alternative is a command or an action as it appears in a step.
+TOOLS: dict[str, re.Pattern[str]] = {
+    TESTS_RUN.id: _tools(
+        r"pytest",
+        r"tox",
+        r"nox",
+        r"(?:npm|yarn|pnpm)(?: run)? test(?::\w+)?",
+        r"go test",
+        r"mvn\b[^\n]*\b(?:test|verify)",
+        r"\./gradlew\b[^\n]*\b(?:test|check)",
+        r"gradle\b[^\n]*\b(?:test|check)",
+        r"cargo test",
+        r"dotnet test",
+        r"rspec",
+        r"bundle exec rake(?: test| spec)?",
+        r"phpunit",
+        r"make test",
+        r"jest",
+        r"vitest",
+        r"ctest",
+        r"python -m unittest",
+        r"manage\.py test",
+    ),
+    LINT.id: _tools(
+        r"ruff",
+        r"flake8",
+        r"pylint",
+        r"black --check",
+        r"eslint",
+        r"prettier --check",
+        r"golangci-lint",
+        r"golangci/golangci-lint-action",
+        r"rubocop",
+        r"hadolint",
+        r"shellcheck",
+        r"stylelint",
+        r"mypy",
+        r"tflint",
+        r"ktlint",
+        r"checkstyle",
+        r"super-linter",
+        r"pre-commit run",
+        r"pre-commit/action",
+        r"npm run lint",
+    ),
+    SAST.id: _tools(
+        r"semgrep",
+        r"returntocorp/semgrep-action",
+        r"bandit",
+        r"gosec",
+        r"github/codeql-action/\w+",
+        r"codeql",
+        r"sonar-scanner",
+        r"sonarsource/sonar\w*-\w+-action",
+        r"snyk code test",
+        r"brakeman",
+        r"spotbugs",
+        r"horusec",
+        r"njsscan",
+        r"Security/SAST\.gitlab-ci\.yml",
+    ),
+    DEPENDENCY_SCAN.id: _tools(
+        r"pip-audit",
+        r"safety check",
+        r"npm audit",
+        r"yarn audit",
+        r"pnpm audit",
+        r"osv-scanner",
+        r"google/osv-scanner-action",
+        r"trivy fs",
+        r"trivy repo",
+        r"grype dir:",
+        r"snyk test",
+        r"dependency-check",
+        r"govulncheck",
+        r"bundle audit",
+        r"cargo audit",
+        r"cargo deny",
+        r"actions/dependency-review-action",
+        r"Security/Dependency-Scanning\.gitlab-ci\.yml",
+    ),
+    IMAGE_BUILD.id: _tools(
+        r"docker build",
+        r"docker buildx build",
+        r"docker/build-push-action",
+        r"buildah (?:bud|build)",
+        r"kaniko",
+        r"/kaniko/executor",
+        r"podman build",
+        r"ko build",
+        r"jib",
+        r"pack build",
+        r"goreleaser",
+        r"docker compose build",
+    ),
+    IMAGE_SCAN.id: _tools(
+        r"trivy image",
+        r"trivy i",
+        r"aquasecurity/trivy-action",
+        r"grype(?! dir:)",
+        r"anchore/scan-action",
+        r"docker scout cves",
+        r"docker/scout-action",
+        r"snyk container test",
+        r"Security/Container-Scanning\.gitlab-ci\.yml",
+    ),
+    ARTIFACT_PUSH.id: _tools(
+        r"docker push",
+        r"podman push",
+        r"crane push",
+        r"buildx build\b[^\n]*--push",
+        r"push: true",
+        r"twine upload",
+        r"npm publish",
+        r"gh release create",
+        r"goreleaser release",
+        r"mvn\b[^\n]*\bdeploy",
+        r"gradle\b[^\n]*publish",
+        r"helm push",
+        r"pypa/gh-action-pypi-publish",
+    ),
+    DEPLOY_AUTOMATED.id: _tools(
+        r"kubectl apply",
+        r"kubectl set image",
+        r"helm upgrade",
+        r"helm install",
+        r"terraform apply",
+        r"ansible-playbook",
+        r"docker compose up",
+        r"docker-compose up",
+        r"docker stack deploy",
+        r"aws ecs update-service",
+        r"argocd app sync",
+        r"flux reconcile",
+        r"kustomize build",
+        r"serverless deploy",
+        r"gcloud run deploy",
+        r"gcloud app deploy",
+        r"az webapp deploy",
+        r"vercel deploy",
+        r"flyctl deploy",
+        r"fly deploy",
+        r"cap \w+ deploy",
+        r"eb deploy",
+        r"cdk deploy",
+        r"pulumi up",
+        r"skaffold run",
+        r"azure/webapps-deploy",
+        r"aws-actions/amazon-ecs-deploy-task-definition",
+        r"kubectl argo rollouts",
+    ),
+    DEPLOY_STRATEGY.id: _tools(
+        r"kubectl argo rollouts",
+        r"argo rollouts",
+        r"flagger",
+        r"canary",
+        r"blue-green",
+        r"blue/green",
+        r"bluegreen",
+        r"aws deploy create-deployment",
+        r"update-traffic",
+        r"--traffic",
+        r"spinnaker",
+    ),
+    E2E_TESTS.id: _tools(
+        r"cypress run",
+        r"cypress-io/github-action",
+        r"playwright test",
+        r"npx playwright",
+        r"testcafe",
+        r"newman run",
+        r"robot",
+        r"selenium",
+        r"e2e",
+        r"end-to-end",
+    ),
+    SMOKE_TESTS.id: _tools(
+        r"smoke",
+        r"curl\b[^\n]*(?:--fail|-f)\b",
+        r"wget\b[^\n]*--spider",
+        r"kubectl rollout status",
+        r"health-?check",
+        r"/healthz?",
+        r"readiness audit\b[^\n]*--health",
+    ),
+    LOAD_TESTS.id: _tools(
+        r"k6 run", r"grafana/k6-action", r"locust", r"jmeter", r"gatling", r"artillery run", r"vegeta attack"
+    ),
+    MIGRATIONS_AUTOMATED.id: _tools(
+        r"alembic upgrade",
+        r"flyway\b[^\n]*\bmigrate",
+        r"liquibase\b[^\n]*\bupdate",
+        r"manage\.py migrate",
+        r"prisma migrate deploy",
+        r"rails db:migrate",
+        r"rake db:migrate",
+        r"knex migrate:latest",
+        r"sequelize db:migrate",
+        r"goose\b[^\n]*\bup",
+        r"migrate -path",
+        r"dbmate up",
+        r"atlas migrate apply",
+        r"typeorm migration:run",
+    ),
+    PRE_DEPLOY_BACKUP.id: _tools(
+        r"pg_dump",
+        r"pg_dumpall",
+        r"mysqldump",
+        r"mongodump",
+        r"aws rds create-db-(?:cluster-)?snapshot",
+        r"gcloud sql backups create",
+        r"velero backup create",
+        r"az postgres flexible-server backup create",
+    ),
+    ROLLBACK.id: _tools(
+        r"helm rollback",
+        r"helm upgrade\b[^\n]*--atomic",
+        r"helm upgrade\b[^\n]*--rollback-on-failure",
+        r"kubectl rollout undo",
+        r"kubectl argo rollouts (?:undo|abort)",
+        r"argocd app rollback",
+        r"aws deploy stop-deployment",
+        r"auto-rollback",
+    ),
+    POLICY_ENFORCEMENT.id: _tools(
+        r"conftest test",
+        r"opa eval",
+        r"opa test",
+        r"kyverno apply",
+        r"kyverno test",
+        r"checkov",
+        r"bridgecrewio/checkov-action",
+        r"tfsec",
+        r"aquasecurity/tfsec-action",
+        r"kube-linter",
+        r"polaris audit",
+        r"terrascan",
+        r"datree test",
+        r"trivy config",
+    ),
+    DAST.id: _tools(
+        r"zaproxy/action-baseline",
+        r"zaproxy/action-full-scan",
+        r"zaproxy/action-api-scan",
+        r"zap-baseline\.py",
+        r"zap-full-scan\.py",
+        r"owasp/zap",
+        r"nuclei",
+        r"nikto",
+        r"Security/DAST\.gitlab-ci\.yml",
+    ),
+    DEPENDENCY_CACHE.id: _tools(
+        r"actions/cache",
+        r"cache: ?['\"]?(?:pip|npm|yarn|pnpm|gradle|maven|poetry|sbt)",
+        r"save_cache",
+        r"restore_cache",
+    ),
+}
+PRODUCTION = re.compile(r"\b(prod|production|live)\b", re.I)
+MIGRATION_DIRS = ("alembic/", "migrations/", "db/migrate/", "prisma/migrations/", "flyway/", "liquibase/")
+GITLAB_RESERVED = {
+    "stages", "variables", "include", "default", "workflow", "image", "services", "before_script",
+    "after_script", "cache", "pages_deploy_stage",
+}  # fmt: skip
+CLAIMS = (
+    Claim((".github/workflows/*.yml", ".github/workflows/*.yaml", ".github/actions/**/action.yml")),
+    Claim((".gitlab-ci.yml", ".gitlab/**/*.yml", ".gitlab/**/*.yaml", "ci/*.yml", "ci/*.yaml")),
+    Claim((".circleci/config.yml", "azure-pipelines.yml", "azure-pipelines/*.yml", "bitbucket-pipelines.yml")),
+    Claim(("Jenkinsfile", "*.Jenkinsfile", "jenkins/*.groovy")),
+    Claim((".github/dependabot.yml", ".github/dependabot.yaml", "renovate.json", "renovate.json5")),
+    Claim((".renovaterc", ".renovaterc.json", ".github/renovate.json", "package.json")),
+    Claim(("policy/*.rego", "policies/*.rego", "**/*.rego")),
+    Claim(("*.yaml", "*.yml"), sniff=re.compile(rb"kind:\s*(ClusterPolicy|ConstraintTemplate|Policy)\b")),
+)
+
+
+@dataclass
+class Step:
+    text: str
+    line: int
+
+    def subject_for(self, job: Job) -> Subject:
+        return Subject(path=job.path, line=self.line, name=job.subject.name)
+
+
+@dataclass
+class Job:
+    system: str
+    name: str
+    path: str
+    line: int
+    steps: list[Step] = field(default_factory=list)
+    needs: list[str] = field(default_factory=list)
+    stage: str | None = None
+    timeout: Any = None
+    soft_fail: bool = False
+    environment: str | None = None
+    manual: bool = False
+    matrix: bool = False
+
+    @property
+    def subject(self) -> Subject:
+        return Subject(path=self.path, line=self.line, name=f"{self.system} job {self.name}")
+
+    def find(self, check_id: str) -> list[tuple[Step, str]]:
+        pattern = TOOLS[check_id]
+        return [(s, m.group(0)) for s in self.steps for m in [pattern.search(s.text)] if m]
+
+    @property
+    def production(self) -> bool:
+        return bool(PRODUCTION.search(f"{self.name} {self.environment or ''} {self.stage or ''}"))
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, dict):
+        return " ".join(f"{k}: {_text(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "\n".join(_text(v) for v in value)
+    return "" if value is None else str(value)
+
+
+def github_jobs(path: str, doc: Any) -> list[Job]:
+    if not isinstance(doc, dict) or not isinstance(doc.get("jobs"), dict):
+        return []
+    jobs = []
+    for name, spec in doc["jobs"].items():
+        if not isinstance(spec, dict):
+            continue
+        job = Job("GitHub Actions", str(name), path, doc["jobs"].key_line(name))
+        steps = spec.get("steps") or []
+        for i, step in enumerate(steps if isinstance(steps, list) else []):
+            if isinstance(step, dict):
+                text = "\n".join(_text(step.get(k)) for k in ("name", "uses", "run", "with") if step.get(k) is not None)
+                job.steps.append(Step(text, steps.item_line(i)))
+        if spec.get("uses"):  # a reusable workflow call
+            job.steps.append(Step(f"{spec['uses']} {_text(spec.get('with'))}", spec.key_line("uses")))
+        needs = spec.get("needs")
+        job.needs = [str(n) for n in (needs if isinstance(needs, list) else [needs] if needs else [])]
+        job.timeout = spec.get("timeout-minutes")
+        job.soft_fail = spec.get("continue-on-error") is True or any(
+            isinstance(s, dict) and s.get("continue-on-error") is True for s in steps if isinstance(steps, list)
+        )
+        env = spec.get("environment")
+        job.environment = str(env.get("name") if isinstance(env, dict) else env) if env else None
+        strategy = spec.get("strategy") or {}
+        job.matrix = isinstance(strategy, dict) and "matrix" in strategy
+        jobs.append(job)
+    return jobs
+
+
+def gitlab_jobs(path: str, doc: Any) -> list[Job]:
+    if not isinstance(doc, dict):
+        return []
+    jobs = []
+    for name, spec in doc.items():
+        if str(name) in GITLAB_RESERVED or str(name).startswith(".") or not isinstance(spec, dict):
+            continue
+        if not any(k in spec for k in ("script", "trigger", "extends", "stage")):
+            continue
+        job = Job("GitLab CI", str(name), path, doc.key_line(name), stage=str(spec.get("stage") or "test"))
+        for key in ("before_script", "script", "after_script"):
+            if spec.get(key) is not None:
+                job.steps.append(Step(_text(spec[key]), spec.key_line(key)))
+        for key in ("image", "services", "variables", "cache", "extends"):
+            if spec.get(key) is not None:
+                job.steps.append(Step(f"{key}: {_text(spec[key])}", spec.key_line(key)))
+        needs = spec.get("needs") or []
+        job.needs = [str(n.get("job") if isinstance(n, dict) else n) for n in needs] if isinstance(needs, list) else []
+        job.timeout = spec.get("timeout")
+        job.soft_fail = spec.get("allow_failure") is True
+        env = spec.get("environment")
+        job.environment = str(env.get("name") if isinstance(env, dict) else env) if env else None
+        rules = spec.get("rules") or []
+        job.manual = spec.get("when") == "manual" or any(
+            isinstance(r, dict) and r.get("when") == "manual" for r in (rules if isinstance(rules, list) else [])
+        )
+        job.matrix = isinstance(spec.get("parallel"), dict | int)
+        jobs.append(job)
+    includes = doc.get("include")
+    if includes:
+        jobs.append(
+            Job("GitLab CI", "include", path, doc.key_line("include"), [Step(_text(includes), doc.key_line("include"))])
+        )
+    return jobs
+
+
+def generic_jobs(system: str, path: str, doc: Any) -> list[Job]:
+    """CircleCI, Azure Pipelines, Bitbucket: one job per named job/stage, its whole text as one step."""
+    if not isinstance(doc, dict):
+        return []
+    containers = {"CircleCI": "jobs", "Azure Pipelines": "stages", "Bitbucket Pipelines": "pipelines"}
+    section = doc.get(containers[system]) or doc.get("jobs") or doc.get("steps")
+    if isinstance(section, dict):
+        return [
+            Job(system, str(k), path, section.key_line(k), [Step(_text(v), section.key_line(k))])
+            for k, v in section.items()
+        ]
+    if isinstance(section, list):
+        return [
+            Job(system, f"#{i + 1}", path, section.item_line(i), [Step(_text(v), section.item_line(i))])
+            for i, v in enumerate(section)
+        ]
+    return [Job(system, "pipeline", path, 1, [Step(_text(doc), 1)])]
+
+
+JENKINS_STAGE = re.compile(r"stage\s*\(\s*['\"]([^'\"]+)['\"]\s*\)")
+
+
+def jenkins_jobs(path: str, text: str) -> list[Job]:
+    """Declarative Jenkinsfile: each stage(...) up to the next, with its text as steps (Groovy is not parsed)."""
+    marks = list(JENKINS_STAGE.finditer(text))
+    jobs = []
+    for i, m in enumerate(marks):
+        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
+        body = text[m.start() : end]
+        line = text[: m.start()].count("\n") + 1
+        job = Job("Jenkins", m.group(1), path, line, [Step(body, line)])
+        job.timeout = (
+            "set" if re.search(r"\btimeout\s*\(", body) or re.search(r"options\s*\{[^}]*timeout", text) else None
+        )
+        job.manual = bool(re.search(r"\binput\s*(\(|\{|message)", body))
+        jobs.append(job)
+    if not marks and text.strip():
+        jobs.append(Job("Jenkins", "pipeline", path, 1, [Step(text, 1)]))
+    return jobs
+
+
+@dataclass
+class Found:
+    jobs: list[Job] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    updates: list[tuple[Subject, str]] = field(default_factory=list)
+    policies: list[tuple[Subject, str]] = field(default_factory=list)
+
+
+class CiProbe(Probe):
+    name = "ci"
+    version = "0.1.0"
+    kind = "static"
+    description = (
+        "CI/CD pipelines: tests, scans, builds, deployments and their guards; dependency updates; policy as code."
+    )
+    claims = CLAIMS
+    checks = CHECKS
+
+    def run(self, ctx: ProbeContext) -> Iterator[Observation]:
+        found = Found()
+        for art in ctx.artifacts:
+            with ctx.guard(art):
+                self._read(ctx, art, found)
+        yield from self._judge(ctx, found)
+
+    def _read(self, ctx: ProbeContext, art: Artifact, found: Found) -> None:
+        path, name = art.path, posixpath.basename(art.path)
+        text = ctx.read_text(art)
+        if name.endswith(".rego"):
+            found.policies.append((Subject(path=path, line=1), "an OPA/Rego policy"))
+            return
+        if name == "package.json":
+            data = json.loads(text)
+            if isinstance(data, dict) and "renovate" in data:
+                found.updates.append((Subject(path=path, line=1), "Renovate (package.json)"))
+            return
+        if "renovate" in name:
+            found.updates.append((Subject(path=path, line=1), "Renovate"))
+            return
+        if name == "Jenkinsfile" or name.endswith((".Jenkinsfile", ".groovy")):
+            found.files.append(path)
+            found.jobs += jenkins_jobs(path, text)
+            return
+        try:
+            docs = yaml_lines.load_all(text)
+        except yaml.YAMLError as exc:
+            raise ArtifactUnreadable(
+                f"YAML does not parse (line {yaml_lines.error_line(exc)}): {str(exc)[:150]}"
+            ) from exc
+        doc = docs[0] if docs else None
+        if name.startswith("dependabot"):
+            ecosystems = [
+                str(u.get("package-ecosystem")) for u in (doc or {}).get("updates") or [] if isinstance(u, dict)
+            ]
+            found.updates.append(
+                (Subject(path=path, line=1), f"Dependabot ({', '.join(ecosystems) or 'no ecosystem'})")
+            )
+            return
+        if any(
+            isinstance(d, dict) and d.get("kind") in ("ClusterPolicy", "Policy", "ConstraintTemplate") for d in docs
+        ):
+            kind = next(d["kind"] for d in docs if isinstance(d, dict) and d.get("kind"))
+            found.policies.append((Subject(path=path, line=1), f"a {kind} admission policy"))
+            return
+        if path.startswith(".github/"):
+            found.files.append(path)
+            found.jobs += [j for d in docs for j in github_jobs(path, d)]
+        elif path.startswith((".gitlab", "ci/")) or name == ".gitlab-ci.yml":
+            found.files.append(path)
+            found.jobs += [j for d in docs for j in gitlab_jobs(path, d)]
+        elif path.startswith(".circleci/"):
+            found.files.append(path)
+            found.jobs += generic_jobs("CircleCI", path, doc)
+        elif name.startswith("azure-pipelines") or path.startswith("azure-pipelines/"):
+            found.files.append(path)
+            found.jobs += generic_jobs("Azure Pipelines", path, doc)
+        elif name == "bitbucket-pipelines.yml":
+            found.files.append(path)
+            found.jobs += generic_jobs("Bitbucket Pipelines", path, doc)
+
+    def _judge(self, ctx: ProbeContext, found: Found) -> Iterator[Observation]:
+        jobs = found.jobs
+        if not found.files:
+            looked = ".github/workflows, .gitlab-ci.yml, .circleci, azure-pipelines.yml, bitbucket-pipelines.yml, "
+            looked += "Jenkinsfile"
+            yield ctx.observe(PIPELINE_PRESENT.id, Status.FAIL, Subject(), f"no CI pipeline (looked for {looked})")
+            for check in CHECKS[1:]:
+                if check not in (DEPENDENCY_UPDATES, POLICY_ENFORCEMENT):
+                    yield ctx.observe(check.id, Status.FAIL, Subject(), "no CI pipeline in the repository")
+        else:
+            systems = sorted({j.system for j in jobs}) or ["a pipeline file"]
+            message = f"{len(jobs)} job(s) in {', '.join(systems)}: {', '.join(found.files[:5])}"
+            yield ctx.observe(PIPELINE_PRESENT.id, Status.PASS, Subject(path=found.files[0], line=1), message)
+            yield from self._judge_jobs(ctx, jobs, found)
+        yield from self._listed(ctx, DEPENDENCY_UPDATES, found.updates, "no Dependabot or Renovate configuration")
+        in_ci = [(s.subject_for(j), m) for j in jobs for s, m in _steps(j, POLICY_ENFORCEMENT.id)] if jobs else []
+        policies = found.policies + [(subj, f"CI runs {m}") for subj, m in in_ci]
+        yield from self._listed(
+            ctx, POLICY_ENFORCEMENT, policies, "no policy-as-code (conftest, OPA, Kyverno, checkov) found"
+        )
+
+    @staticmethod
+    def _listed(
+        ctx: ProbeContext, check: Check, items: list[tuple[Subject, str]], missing: str
+    ) -> Iterator[Observation]:
+        for subject, what in items:
+            yield ctx.observe(check.id, Status.PASS, subject, what)
+        if not items:
+            yield ctx.observe(check.id, Status.FAIL, Subject(), missing)
+
+    def _judge_jobs(self, ctx: ProbeContext, jobs: list[Job], found: Found) -> Iterator[Observation]:
+        simple = (TESTS_RUN, LINT, SAST, DEPENDENCY_SCAN, IMAGE_BUILD, ARTIFACT_PUSH, DEPLOY_AUTOMATED, E2E_TESTS, DAST)
+        for check in (*simple, DEPENDENCY_CACHE):
+            yield from self._recognised(ctx, check, jobs, weak=check is E2E_TESTS)
+        deploys = [(j, s) for j in jobs for s, _ in _steps(j, DEPLOY_AUTOMATED.id)]
+        builds = [j for j in jobs if j.find(IMAGE_BUILD.id)]
+        yield from self._image_scan(ctx, jobs, builds)
+        yield from self._load_tests(ctx, jobs)
+        yield from self._migrations(ctx, jobs, deploys)
+        for check in (DEPLOY_STRATEGY, ROLLBACK):
+            yield from self._needs_deploys(ctx, check, jobs, deploys)
+        yield from self._around_deploys(ctx, deploys, jobs)
+        yield from self._approval(ctx, deploys)
+        yield from self._fail_fast(ctx, jobs)
+        yield from self._parallel(ctx, jobs)
+        yield from self._timeouts(ctx, jobs)
+
+    @staticmethod
+    def _recognised(ctx: ProbeContext, check: Check, jobs: list[Job], weak: bool = False) -> Iterator[Observation]:
+        hits = [(j, s, m) for j in jobs for s, m in _steps(j, check.id)]
+        seen = set()
+        for job, step, match in hits:
+            if (job.path, job.name) in seen:
+                continue
+            seen.add((job.path, job.name))
+            note = (
+                " (recognised by name only)"
+                if weak and match.lower() in ("e2e", "end-to-end", "robot", "selenium")
+                else ""
+            )
+            subject = Subject(path=job.path, line=step.line, name=job.subject.name)
+            yield ctx.observe(check.id, Status.PASS, subject, f"{job.name} runs {match}{note}", facts={"tool": match})
+        if not hits:
+            yield ctx.observe(check.id, Status.FAIL, Subject(), f"no pipeline step does this: {check.title}")
+
+    def _image_scan(self, ctx: ProbeContext, jobs: list[Job], builds: list[Job]) -> Iterator[Observation]:
+        hits = [(j, s, m) for j in jobs for s, m in _steps(j, IMAGE_SCAN.id)]
+        for job, step, match in hits:
+            subject = Subject(path=job.path, line=step.line, name=job.subject.name)
+            yield ctx.observe(IMAGE_SCAN.id, Status.PASS, subject, f"{job.name} runs {match}")
+        if not hits:
+            status = Status.FAIL if builds else Status.NOT_APPLICABLE
+            message = (
+                f"images are built ({', '.join(j.name for j in builds[:3])}) but never scanned"
+                if builds
+                else "CI builds no image"
+            )
+            yield ctx.observe(IMAGE_SCAN.id, status, builds[0].subject if builds else Subject(), message)
+
+    def _load_tests(self, ctx: ProbeContext, jobs: list[Job]) -> Iterator[Observation]:
+        hits = [(j, s, m) for j in jobs for s, m in _steps(j, LOAD_TESTS.id)]
+        for job, step, match in hits:
+            kept = any(re.search(r"upload-artifact|artifacts:", s.text) for s in job.steps)
+            status = Status.PASS if kept else Status.FAIL
+            message = f"{job.name} runs {match}" + (
+                "; results uploaded as an artifact" if kept else "; its results are not kept (no artifact upload)"
+            )
+            yield ctx.observe(
+                LOAD_TESTS.id, status, Subject(path=job.path, line=step.line, name=job.subject.name), message
+            )
+        if not hits:
+            yield ctx.observe(
+                LOAD_TESTS.id, Status.FAIL, Subject(), "no load test (k6, Locust, JMeter, Gatling) runs in CI"
+            )
+
+    def _migrations(self, ctx: ProbeContext, jobs: list[Job], deploys: list) -> Iterator[Observation]:
+        hits = [(j, s, m) for j in jobs for s, m in _steps(j, MIGRATIONS_AUTOMATED.id)]
+        for job, step, match in hits:
+            yield ctx.observe(
+                MIGRATIONS_AUTOMATED.id,
+                Status.PASS,
+                Subject(path=job.path, line=step.line, name=job.subject.name),
+                f"{job.name} runs {match}",
+            )
+        if hits:
+            return
+        dirs = sorted(
+            {
+                a.path.split("/")[0] + "/"
+                for a in ctx.all_artifacts
+                if any(f"/{d}" in f"/{a.path}" for d in MIGRATION_DIRS)
+            }
+        )
+        if dirs:
+            yield ctx.observe(
+                MIGRATIONS_AUTOMATED.id,
+                Status.FAIL,
+                Subject(),
+                f"migrations exist ({', '.join(dirs[:3])}) but no pipeline step runs them",
+            )
+        else:
+            yield ctx.observe(
+                MIGRATIONS_AUTOMATED.id, Status.UNKNOWN, Subject(), "no migrations in the repository and none run by CI"
+            )
+
+    def _needs_deploys(self, ctx: ProbeContext, check: Check, jobs: list[Job], deploys: list) -> Iterator[Observation]:
+        hits = [(j, s, m) for j in jobs for s, m in _steps(j, check.id)]
+        for job, step, match in hits:
+            yield ctx.observe(
+                check.id,
+                Status.PASS,
+                Subject(path=job.path, line=step.line, name=job.subject.name),
+                f"{job.name} runs {match}",
+            )
+        if not hits:
+            status = Status.FAIL if deploys else Status.UNKNOWN
+            message = (
+                "the pipeline deploys without it"
+                if deploys
+                else "the pipeline does not deploy: how releases are made is not in the repository"
+            )
+            yield ctx.observe(check.id, status, deploys[0][0].subject if deploys else Subject(), message)
+
+    def _around_deploys(self, ctx: ProbeContext, deploys: list, jobs: list[Job]) -> Iterator[Observation]:
+        """A backup before each deploy step and a smoke test after it, in the same job or a job around it."""
+        if not deploys:
+            for check in (PRE_DEPLOY_BACKUP, SMOKE_TESTS):
+                yield ctx.observe(check.id, Status.UNKNOWN, Subject(), "the pipeline does not deploy")
+            return
+        for job, step in deploys:
+            before = [s for s in job.steps if s.line < step.line] + [
+                s for j in jobs if j.name in job.needs for s in j.steps
+            ]
+            after = [s for s in job.steps if s.line > step.line] + [
+                s for j in jobs if job.name in j.needs for s in j.steps
+            ]
+            subject = Subject(path=job.path, line=step.line, name=job.subject.name)
+            for check, steps, where in ((PRE_DEPLOY_BACKUP, before, "before"), (SMOKE_TESTS, after, "after")):
+                match = next((m.group(0) for s in steps for m in [TOOLS[check.id].search(s.text)] if m), None)
+                if match:
+                    yield ctx.observe(check.id, Status.PASS, subject, f"{job.name}: {match} runs {where} the deploy")
+                else:
+                    yield ctx.observe(
+                        check.id, Status.FAIL, subject, f"{job.name}: nothing {where} the deploy step does it"
+                    )
+
+    def _approval(self, ctx: ProbeContext, deploys: list) -> Iterator[Observation]:
+        jobs = list({id(j): j for j, _ in deploys}.values())
+        if not jobs:
+            yield ctx.observe(APPROVAL_GATES.id, Status.UNKNOWN, Subject(), "the pipeline does not deploy")
+            return
+        for job in jobs:
+            if job.manual:
+                yield ctx.observe(
+                    APPROVAL_GATES.id, Status.PASS, job.subject, f"{job.name} waits for a manual approval"
+                )
+            elif job.environment:
+                message = (
+                    f"{job.name} deploys to environment {job.environment!r}: whether it requires reviewers is set in "
+                    "the CI service's settings, not in the repository"
+                )
+                yield ctx.observe(
+                    APPROVAL_GATES.id, Status.UNKNOWN, job.subject, message, facts={"environment": job.environment}
+                )
+            else:
+                yield ctx.observe(
+                    APPROVAL_GATES.id,
+                    Status.FAIL,
+                    job.subject,
+                    f"{job.name} deploys with no environment or manual gate",
+                )
+
+    def _fail_fast(self, ctx: ProbeContext, jobs: list[Job]) -> Iterator[Observation]:
+        soft = [j for j in jobs if j.soft_fail]
+        for job in soft:
+            yield ctx.observe(
+                FAIL_FAST.id,
+                Status.FAIL,
+                job.subject,
+                f"{job.name} carries on after failures (continue-on-error / allow_failure)",
+            )
+        if not soft:
+            yield ctx.observe(
+                FAIL_FAST.id, Status.PASS, Subject(), f"none of the {len(jobs)} job(s) opts out of failing"
+            )
+
+    def _parallel(self, ctx: ProbeContext, jobs: list[Job]) -> Iterator[Observation]:
+        independent = [j for j in jobs if not j.needs]
+        by_stage: dict[tuple[str, str | None], int] = {}
+        for j in jobs:
+            by_stage[(j.path, j.stage)] = by_stage.get((j.path, j.stage), 0) + 1
+        matrix = [j for j in jobs if j.matrix]
+        if len(independent) >= 2 or matrix or any(n >= 2 for (_, stage), n in by_stage.items() if stage):
+            names = ", ".join(j.name for j in (matrix or independent)[:4])
+            yield ctx.observe(
+                PARALLEL_JOBS.id,
+                Status.PASS,
+                Subject(path=jobs[0].path if jobs else None),
+                f"jobs run side by side ({names})",
+            )
+        else:
+            yield ctx.observe(
+                PARALLEL_JOBS.id, Status.FAIL, Subject(), "every job waits for another (or there is one job)"
+            )
+
+    def _timeouts(self, ctx: ProbeContext, jobs: list[Job]) -> Iterator[Observation]:
+        for job in jobs:
+            if job.timeout is not None:
+                yield ctx.observe(TIMEOUTS.id, Status.PASS, job.subject, f"{job.name} times out after {job.timeout}")
+            elif job.system == "GitHub Actions":
+                yield ctx.observe(
+                    TIMEOUTS.id,
+                    Status.FAIL,
+                    job.subject,
+                    f"{job.name} has no timeout-minutes (GitHub's default: 360 minutes)",
+                )
+            elif job.system == "GitLab CI":
+                yield ctx.observe(
+                    TIMEOUTS.id,
+                    Status.UNKNOWN,
+                    job.subject,
+                    f"{job.name} has no timeout: the project setting applies (60 minutes unless changed)",
+                )
+            else:
+                yield ctx.observe(TIMEOUTS.id, Status.UNKNOWN, job.subject, f"{job.name}: no timeout in the file")
+
+
+def _steps(job: Job, check_id: str) -> list[tuple[Step, str]]:
+    return job.find(check_id)

@@ -1,0 +1,111 @@
+"""The ci probe on fixture pipelines: GitHub Actions, GitLab CI, Jenkins, and none at all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+from readiness.probes.ci import CHECKS, CiProbe
+
+from readiness import runner
+from readiness.config import Config
+from readiness.discovery import discover
+from readiness.inventory import Inventory
+from readiness.model import Observation, Status
+from readiness.probe import Files
+
+FIXTURES = REPO / "fixtures"
+
+
+def observe(root: Path) -> list[Observation]:
+    found = discover(root, Config())
+    return runner.run_probe(CiProbe, found, Files(found.root), Inventory(), Config())[0]
+
+
+def statuses(obs: list[Observation]) -> dict[str, set[Status]]:
+    out: dict[str, set[Status]] = {}
+    for o in obs:
+        out.setdefault(o.check, set()).add(o.status)
+    return out
+
+
+def where(obs: list[Observation], check: str) -> list[tuple[str | None, int | None]]:
+    return sorted((o.subject.path, o.subject.line) for o in obs if o.check == check)
+
+
+def test_a_complete_github_pipeline_passes_what_it_shows():
+    obs = observe(FIXTURES / "ci-github")
+    got = statuses(obs)
+    assert set(got) == {c.id for c in CHECKS}
+    passing = {c for c, s in got.items() if s == {Status.PASS}}
+    assert {c.id for c in CHECKS} - passing == {"ci.approval_gates", "ci.deploy_strategy"}
+    # reviewers on the production environment are a repository setting, not a file
+    assert got["ci.approval_gates"] == {Status.UNKNOWN}
+    assert got["ci.deploy_strategy"] == {Status.FAIL}  # helm upgrade --atomic is a rollback, not a canary
+    assert where(obs, "ci.tests_run") == [(".github/workflows/ci.yml", 22)]
+    assert where(obs, "ci.rollback") == [(".github/workflows/release.yml", 26)]
+    backup = next(o for o in obs if o.check == "ci.pre_deploy_backup")
+    assert "aws rds create-db-snapshot runs before the deploy" in backup.message
+    smoke = next(o for o in obs if o.check == "ci.smoke_tests")
+    assert "curl --fail runs after the deploy" in smoke.message
+
+
+def test_gitlab_manual_gate_soft_failing_tests_and_unscanned_images():
+    obs = observe(FIXTURES / "ci-gitlab")
+    got = statuses(obs)
+    assert got["ci.approval_gates"] == {Status.PASS}  # when: manual on the production job
+    assert got["ci.fail_fast"] == {Status.FAIL} and where(obs, "ci.fail_fast") == [(".gitlab-ci.yml", 3)]
+    assert got["ci.image_scan"] == {Status.FAIL}
+    assert got["ci.timeouts"] == {Status.UNKNOWN}  # GitLab's project timeout applies
+    assert got["ci.smoke_tests"] == {Status.FAIL} and got["ci.pre_deploy_backup"] == {Status.FAIL}
+    assert got["ci.migrations_automated"] == {Status.UNKNOWN}  # no migrations in the repository
+
+
+def test_github_jobs_without_timeouts_and_migrations_nobody_runs(tmp_path):
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / ".github" / "workflows" / "ci.yml").write_text(
+        "on: push\njobs:\n  only:\n    runs-on: ubuntu-latest\n    steps:\n      - run: go test ./...\n"
+        "        continue-on-error: true\n"
+    )
+    (tmp_path / "db" / "migrate").mkdir(parents=True)
+    (tmp_path / "db" / "migrate" / "001_init.sql").write_text("create table t (id int);\n")
+    obs = observe(tmp_path)
+    got = statuses(obs)
+    assert got["ci.timeouts"] == {Status.FAIL} and "360 minutes" in next(
+        o.message for o in obs if o.check == "ci.timeouts"
+    )
+    assert got["ci.parallel_jobs"] == {Status.FAIL}
+    assert got["ci.fail_fast"] == {Status.FAIL}
+    assert got["ci.migrations_automated"] == {Status.FAIL}
+    assert got["ci.deploy_strategy"] == {Status.UNKNOWN}  # nothing deploys: how releases happen is elsewhere
+
+
+def test_jenkinsfile_stages_are_read_by_pattern(tmp_path):
+    (tmp_path / "Jenkinsfile").write_text(
+        "pipeline {\n  agent any\n  options { timeout(time: 30, unit: 'MINUTES') }\n  stages {\n"
+        "    stage('Test') { steps { sh 'mvn -B verify' } }\n"
+        "    stage('Deploy') { steps { input message: 'Ship it?'\n sh 'kubectl apply -f k8s/' } }\n  }\n}\n"
+    )
+    got = statuses(observe(tmp_path))
+    assert got["ci.tests_run"] == {Status.PASS}
+    assert got["ci.approval_gates"] == {Status.PASS}
+    assert got["ci.timeouts"] == {Status.PASS}
+
+
+def test_no_pipeline_fails_what_needs_one(tmp_path):
+    (tmp_path / "renovate.json").write_text('{"extends": ["config:recommended"]}\n')
+    got = statuses(observe(tmp_path))
+    assert got["ci.pipeline_present"] == {Status.FAIL}
+    assert got["ci.tests_run"] == {Status.FAIL}
+    assert got["ci.dependency_updates"] == {Status.PASS}  # Renovate needs no pipeline in the repository
+
+
+@pytest.mark.parametrize("text", ["jobs: [unclosed\n", "on: push\njobs:\n  a: {steps: [\n"])
+def test_a_workflow_that_does_not_parse_is_an_error_and_the_rest_is_judged(tmp_path, text):
+    (tmp_path / ".github" / "workflows").mkdir(parents=True)
+    (tmp_path / ".github" / "workflows" / "broken.yml").write_text(text)
+    (tmp_path / ".gitlab-ci.yml").write_text("test:\n  script: [pytest]\n")
+    obs = observe(tmp_path)
+    assert {o.status for o in obs if o.subject.path == ".github/workflows/broken.yml"} == {Status.ERROR}
+    assert statuses(obs)["ci.tests_run"] >= {Status.PASS}
