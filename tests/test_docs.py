@@ -1,0 +1,101 @@
+"""The docs probe on fixture documentation, with recency from real git history."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from conftest import REPO
+from readiness.probes.docs import CHECKS, DocsProbe
+
+from readiness import runner
+from readiness.config import Config
+from readiness.discovery import discover
+from readiness.inventory import Inventory
+from readiness.model import Observation, Status
+from readiness.probe import Files
+
+FIXTURES = REPO / "fixtures"
+
+
+def commit(root: Path, days_ago: int) -> None:
+    when = (dt.datetime.now(dt.UTC) - dt.timedelta(days=days_ago)).isoformat()
+    who = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.test", "GIT_COMMITTER_NAME": "t"}
+    env = {
+        **os.environ,
+        **who,
+        "GIT_COMMITTER_EMAIL": "t@example.test",
+        "GIT_AUTHOR_DATE": when,
+        "GIT_COMMITTER_DATE": when,
+    }
+    for args in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "docs"]):
+        subprocess.run(["git", "-C", str(root), *args], check=True, env=env, capture_output=True)
+
+
+def repo(name: str, tmp_path: Path, days_ago: int | None = 10) -> Path:
+    root = tmp_path / name
+    shutil.copytree(FIXTURES / name, root)
+    if days_ago is not None:
+        commit(root, days_ago)
+    return root
+
+
+def observe(root: Path, **settings) -> dict[str, Observation]:
+    found = discover(root, Config())
+    config = Config(probes={"docs": settings} if settings else {})
+    observations = runner.run_probe(DocsProbe, found, Files(found.root), Inventory(), config)[0]
+    by_check: dict[str, Observation] = {}
+    for o in observations:
+        assert o.check not in by_check, o.check  # one verdict per check, naming its best evidence
+        by_check[o.check] = o
+    return by_check
+
+
+def test_complete_docs_pass_every_check_naming_the_section(tmp_path):
+    obs = observe(repo("docs-complete", tmp_path))
+    assert set(obs) == {c.id for c in CHECKS}
+    failing = {c: (o.status, o.message) for c, o in obs.items() if o.status is not Status.PASS}
+    assert failing == {}
+    rto = obs["docs.rto_rpo"]
+    assert (rto.subject.path, rto.subject.line) == ("docs/operations.md", 55)
+    assert obs["docs.runbooks"].subject.path == "runbooks/high-error-rate.md"
+    assert obs["docs.changelog"].facts == {} and "1.8.2" in obs["docs.changelog"].message
+    assert obs["docs.architecture_diagram"].subject.path == "docs/architecture-overview.svg"
+    assert "versioned paths (/v1/orders" in obs["docs.api_versioning"].message
+
+
+def test_stubs_and_missing_content_fail_with_the_reason(tmp_path):
+    obs = observe(repo("docs-stubs", tmp_path))
+    assert "stub (TODO)" in obs["docs.runbooks"].message
+    incident = obs["docs.incident_response"]
+    assert incident.status is Status.FAIL and "no severity levels" in incident.message
+    assert obs["docs.rto_rpo"].status is Status.FAIL and "no RTO target" in obs["docs.rto_rpo"].message
+    missing = obs["docs.oncall"]
+    assert missing.status is Status.FAIL and missing.subject.path is None and "looked for" in missing.message
+    assert obs["docs.api_versioning"].status is Status.UNKNOWN  # no API at all may be fine
+
+
+def test_recency_comes_from_the_last_commit(tmp_path):
+    old = observe(repo("docs-complete", tmp_path, days_ago=500))
+    assert old["docs.disaster_recovery"].status is Status.FAIL
+    assert "500 days ago" in old["docs.disaster_recovery"].message
+    assert old["docs.architecture_diagram"].status is Status.FAIL
+    assert old["docs.runbooks"].status is Status.PASS  # runbooks carry no age limit
+    lenient = observe(tmp_path / "docs-complete", max_age_days=600)
+    assert lenient["docs.disaster_recovery"].status is Status.PASS
+
+
+def test_outside_git_recency_cannot_be_told(tmp_path):
+    obs = observe(repo("docs-complete", tmp_path, days_ago=None))
+    assert "not a git repository" in obs["docs.disaster_recovery"].message
+
+
+def test_binary_and_undecodable_documents_are_errors(tmp_path):
+    root = repo("docs-complete", tmp_path)
+    (root / "docs" / "broken.md").write_bytes(b"# Title\n\xff\xfe\x00binary")
+    found = discover(root, Config())
+    observations = runner.run_probe(DocsProbe, found, Files(found.root), Inventory(), Config())[0]
+    assert {o.status for o in observations if o.subject.path == "docs/broken.md"} == {Status.ERROR}
