@@ -1,0 +1,115 @@
+"""The postgres probe: configuration files and Compose services, and real PostgreSQL servers on loopback."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+from postgres_service import PASSWORD, Postgres
+from readiness.probes.postgres import CHECKS
+
+from readiness import runner
+from readiness.config import Config
+from readiness.model import Observation, Status, Strength
+
+FIXTURES = REPO / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def observations_only(monkeypatch):
+    monkeypatch.setattr(runner, "planned_checks", dict)
+
+
+@pytest.fixture(scope="module")
+def servers():
+    strong, weak = Postgres.start(strong=True), Postgres.start(strong=False)
+    yield {"strong": strong, "weak": weak}
+    strong.stop()
+    weak.stop()
+
+
+def observe(root: Path, target=None) -> list[Observation]:
+    config = Config(policies=(), live={"postgres": target} if target else {})
+    return [o for o in runner.audit(root, config, policies=[]).observations if o.probe == "postgres"]
+
+
+def of(obs: list[Observation], check: str) -> list[tuple[Status, str | None, int | None, str]]:
+    return sorted(
+        (o.status, o.subject.path or o.subject.endpoint, o.subject.line, o.message) for o in obs if o.check == check
+    )
+
+
+def copy(name: str, tmp_path: Path) -> Path:
+    shutil.copytree(FIXTURES / name, tmp_path / name)
+    return tmp_path / name
+
+
+def test_strong_configuration_passes_from_files(tmp_path):
+    obs = observe(copy("postgres-strong", tmp_path))
+    assert {o.check for o in obs} == {c.id for c in CHECKS}
+    bad = [(o.check, o.message) for o in obs if o.status is not Status.PASS]
+    assert bad == []
+    assert ("db/pg_hba.conf", 2) in {(p, line) for _, p, line, _ in of(obs, "postgres.ssl_required")}
+    version = of(obs, "postgres.version_supported")
+    assert version[0][0] is Status.PASS and "17.10" in version[0][3]
+
+
+def test_weak_configuration_fails_naming_lines(tmp_path):
+    obs = observe(copy("postgres-weak", tmp_path))
+    scram = of(obs, "postgres.scram_sha_256")
+    assert [(s, p, line) for s, p, line, _ in scram] == [
+        (Status.FAIL, "db/pg_hba.conf", 3),
+        (Status.FAIL, "db/pg_hba.conf", 4),  # address and netmask in two columns, then the method
+        (Status.FAIL, "docker-compose.yml", 2),
+    ]
+    assert of(obs, "postgres.ssl_required")[0][:3] == (Status.FAIL, "db/pg_hba.conf", 3)
+    assert "reached end of life on 2025-11-13" in of(obs, "postgres.version_supported")[0][3]
+    assert of(obs, "postgres.connection_pooling")[0][0] is Status.FAIL
+    assert of(obs, "postgres.row_level_security")[0][:3] == (Status.FAIL, "db/schema.sql", 1)
+
+
+def test_live_strong_server(servers, tmp_path, monkeypatch):
+    monkeypatch.setenv("PGPASSWORD", PASSWORD)
+    obs = observe(tmp_path, servers["strong"].dsn)
+    live = [o for o in obs if o.strength is Strength.LIVE]
+    got = {o.check: o.status for o in live}
+    assert got["postgres.scram_sha_256"] is Status.PASS
+    assert got["postgres.ssl_required"] is Status.PASS
+    assert got["postgres.slow_query_logging"] is Status.PASS
+    assert got["postgres.row_level_security"] is Status.PASS
+    assert got["postgres.version_supported"] in (Status.PASS, Status.FAIL)  # Debian's minor decides
+    version = next(o for o in live if o.check == "postgres.version_supported")
+    assert version.facts["major"] >= 15 and version.subject.endpoint.startswith("host=127.0.0.1")
+    assert PASSWORD not in repr(obs)
+
+
+def test_live_weak_server(servers, tmp_path, monkeypatch):
+    monkeypatch.setenv("PGPASSWORD", PASSWORD)
+    obs = observe(tmp_path, {"dsn": servers["weak"].dsn, "password_env": "PGPASSWORD"})
+    got = {(o.check, o.status) for o in obs if o.strength is Strength.LIVE}
+    assert ("postgres.scram_sha_256", Status.FAIL) in got  # md5 rules and password_encryption = md5
+    assert ("postgres.ssl_required", Status.FAIL) in got  # ssl = off
+    assert ("postgres.row_level_security", Status.FAIL) in got  # invoices.tenant_id without RLS
+
+
+def test_a_server_that_is_down_or_refuses_is_an_error(servers, tmp_path, monkeypatch):
+    monkeypatch.setenv("PGPASSWORD", "FAKE-wrong-password")
+    wrong = observe(tmp_path, servers["strong"].dsn)
+    assert {o.status for o in wrong if o.subject.endpoint} == {Status.ERROR}
+    assert "FAKE-wrong-password" not in repr(wrong)
+    with __import__("socket").socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    down = observe(tmp_path, f"host=127.0.0.1 port={port} user=postgres connect_timeout=2")
+    errors = [o for o in down if o.status is Status.ERROR]
+    assert errors and "cannot query PostgreSQL" in errors[0].message
+
+
+def test_malformed_compose_is_an_error_for_that_file(tmp_path):
+    root = copy("postgres-strong", tmp_path)
+    (root / "docker-compose.yml").write_text("services: [unclosed\n")
+    obs = observe(root)
+    assert {o.status for o in obs if o.subject.path == "docker-compose.yml"} == {Status.ERROR}
+    assert Status.PASS in {s for s, *_ in of(obs, "postgres.scram_sha_256")}
