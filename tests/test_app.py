@@ -1,0 +1,70 @@
+"""The app probe on small Django, Flask and Express services."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import REPO
+from readiness.probes.app import CHECKS, AppProbe
+
+from readiness import runner
+from readiness.config import Config
+from readiness.discovery import discover
+from readiness.inventory import Inventory
+from readiness.model import Status
+from readiness.probe import Files
+
+FIXTURES = REPO / "fixtures"
+
+
+def observe(root: Path) -> dict[str, list[tuple[Status, str | None, int | None, str]]]:
+    found = discover(root, Config())
+    out: dict[str, list] = {}
+    for o in runner.run_probe(AppProbe, found, Files(found.root), Inventory(), Config())[0]:
+        out.setdefault(o.check, []).append((o.status, o.subject.path, o.subject.line, o.message))
+    return out
+
+
+def statuses(got, check: str) -> set[Status]:
+    return {s for s, *_ in got[check]}
+
+
+def test_a_careful_django_service():
+    got = observe(FIXTURES / "app-django")
+    assert set(got) == {c.id for c in CHECKS}
+    for check in sorted(c.id for c in CHECKS):
+        assert statuses(got, check) == {Status.PASS}, (check, got[check])
+    assert got["app.production_mode"][0][1:3] == ("shop/settings.py", 3)
+    assert got["app.timeouts"][0][1] == "shop/payments.py"
+
+
+def test_a_careless_flask_service_fails_at_the_lines():
+    got = observe(FIXTURES / "app-flask")
+    assert (Status.FAIL, "app.py", 18, "app.run(debug=True)") in got["app.production_mode"]
+    assert got["app.timeouts"] == [(Status.FAIL, "app.py", 14, "requests.get without a timeout (it can wait forever)")]
+    assert got["app.connection_pooling"][0][:3] == (Status.FAIL, "app.py", 9)
+    assert statuses(got, "app.circuit_breakers") == {Status.UNKNOWN}  # tenacity retries, it does not break
+    assert "tenacity" in got["app.circuit_breakers"][0][3]
+
+
+def test_express_development_mode_and_reflected_origins():
+    got = observe(FIXTURES / "app-express")
+    production = {(s, p) for s, p, _, _ in got["app.production_mode"]}
+    assert (Status.FAIL, "docker-compose.yml") in production and (Status.FAIL, "package.json") in production
+    assert got["app.cors_restricted"][0][:3] == (Status.FAIL, "server.js", 4)
+    # installed, but the code never calls rateLimit(): not evidence of a limit
+    assert statuses(got, "app.rate_limiting") == {Status.UNKNOWN}
+
+
+def test_no_application_code_is_not_applicable(tmp_path):
+    (tmp_path / "README.md").write_text("infra only\n")
+    got = observe(tmp_path)
+    assert {s for v in got.values() for s, *_ in v} == {Status.NOT_APPLICABLE}
+
+
+def test_python_that_does_not_parse_is_an_error(tmp_path):
+    (tmp_path / "bad.py").write_text("def broken(:\n")
+    (tmp_path / "ok.py").write_text("import requests\nrequests.get('https://x.example.test', timeout=3)\n")
+    got = observe(tmp_path)
+    assert any(s is Status.ERROR and p == "bad.py" for v in got.values() for s, p, *_ in v)
+    assert {(s, p) for s, p, *_ in got["app.timeouts"]} == {(Status.ERROR, "bad.py"), (Status.PASS, "ok.py")}
