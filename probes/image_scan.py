@@ -166,7 +166,7 @@ class ImageScanProbe(Probe):
     def run(self, ctx: ProbeContext) -> Iterator[Observation]:
         settings = ctx.settings or {}
         named = set(settings.get("reports") or [])
-        workflows = [a for a in ctx.artifacts if a.path.startswith(".github/workflows/") or a.path == ".gitlab-ci.yml"]
+        workflows = [a for a in ctx.artifacts if a.path.startswith(".github/") or a.path.endswith(".gitlab-ci.yml")]
         report_files = [a for a in ctx.artifacts if a not in workflows]
         by_path = {a.path: a for a in ctx.all_artifacts}
         for path in sorted(named - {a.path for a in report_files}):

@@ -164,7 +164,7 @@ def parse_text(text: str, path: str) -> list[Directive]:
         payload = crossplane.parse(str(file), single=True, check_ctx=False, check_args=False, comments=False)
     if payload["errors"]:
         first = payload["errors"][0]
-        message = str(first.get("error", "does not parse")).replace(str(file), path)
+        message = str(first.get("error") or "crossplane could not parse it").replace(str(file), path)
         raise ParseError(message, first.get("line"))
     return [_directive(d, path) for d in payload["config"][0]["parsed"]]
 
@@ -208,12 +208,14 @@ class Repository:
         if not pattern:
             return []
         if pattern.startswith("/"):
+            # /etc/nginx/conf.d/*.conf -> the repository's conf.d/*.conf: the longest tail (two parts at least,
+            # a bare *.conf would match every .conf file) that names files, nearest to the including file
             parts = pattern.strip("/").split("/")
-            for i in range(1, len(parts)):
+            for i in range(1, len(parts) - 1):
                 tail = "/".join(parts[i:])
                 hits = [p for p in self.paths if fnmatch.fnmatch(p, tail) or fnmatch.fnmatch(p, "*/" + tail)]
                 if hits:
-                    return hits
+                    return _nearest(hits, include.path)
             return []
         folder = posixpath.dirname(include.path)
         while True:
@@ -248,6 +250,17 @@ class Repository:
                 d = Directive(d.name, d.args, d.path, d.line, self._expand(d.block, tree, seen))
             out.append(d)
         return out
+
+
+def _nearest(hits: list[str], origin: str) -> list[str]:
+    """The hits under the closest ancestor folder of ``origin`` that holds any: one repository may keep
+    several nginx configurations, and an include means the one beside it."""
+    folder = posixpath.dirname(origin)
+    while True:
+        near = [h for h in hits if not folder or h.startswith(folder + "/")]
+        if near or not folder:
+            return sorted(near)
+        folder = posixpath.dirname(folder)
 
 
 @dataclass

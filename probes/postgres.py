@@ -261,8 +261,13 @@ def judge_compose(path: str, doc: Any, today: dt.date) -> tuple[list[Evidence], 
 
 def judge_sql(path: str, text: str) -> tuple[list[tuple[str, int]], set[str]]:
     """Tables with tenant/user columns (name, line), and tables with row-level security enabled."""
+    import logging
+
     import sqlglot
     from sqlglot import exp
+
+    # sqlglot warns on stderr for statements it keeps as raw commands (CREATE POLICY); the report says enough
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
 
     tenant_tables: list[tuple[str, int]] = []
     protected = {
