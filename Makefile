@@ -28,10 +28,11 @@ demo: setup
 	$(BIN)/readiness audit "$$d/hardened" --fail-on critical
 
 # Debian packages the tests drive for real (a Docker engine, nginx for TLS,
-# Prometheus and Alertmanager for the live monitoring checks,
+# Prometheus and Alertmanager for the live monitoring checks, dnsmasq as a DNS server,
 # PostgreSQL): installed when missing, with service start-up blocked during
 # the install (the tests start their own instances on free loopback ports).
-SYSTEM_PACKAGES := git openssl docker.io busybox-static nginx postgresql prometheus prometheus-alertmanager
+SYSTEM_PACKAGES := git openssl docker.io busybox-static nginx postgresql prometheus prometheus-alertmanager \
+	dnsmasq-base
 
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
