@@ -639,9 +639,7 @@ def judge_host_namespaces(wl: Workload) -> Finding:
             line,
             facts={"host_namespaces": shared, "runtime_sockets": sockets},
         )
-    return Finding(
-        NO_HOST_NAMESPACES.id, Status.PASS, "no host namespace, no runtime socket", here, explicit=False
-    )
+    return Finding(NO_HOST_NAMESPACES.id, Status.PASS, "no host namespace, no runtime socket", here, explicit=False)
 
 
 def _counts_for(wl: Workload, other: K8sObject) -> bool:
