@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from readiness import yaml_lines
 from readiness.model import Artifact, Check, Observation, Status, Subject
 from readiness.probe import ArtifactUnreadable, Claim, Probe, ProbeContext
 
@@ -226,11 +225,7 @@ class AppProbe(Probe):
         elif name.startswith("flags"):
             found.flag_files.append((path, text))
         elif name.endswith((".yml", ".yaml")):
-            try:
-                docs = yaml_lines.load_all(text)
-            except yaml.YAMLError as exc:
-                raise ArtifactUnreadable(f"YAML does not parse: {str(exc)[:200]}") from exc
-            for doc in docs:
+            for doc in ctx.read_yaml(art):
                 services = doc.get("services") if isinstance(doc, dict) else None
                 for svc, spec in (services or {}).items():
                     env = spec.get("environment") if isinstance(spec, dict) else None

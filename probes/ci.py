@@ -21,11 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-from readiness import yaml_lines
 from readiness.model import Artifact, Check, Observation, Status, Subject
-from readiness.probe import ArtifactUnreadable, Claim, Probe, ProbeContext
+from readiness.probe import Claim, Probe, ProbeContext
 
 
 def _check(key: str, title: str, rationale: str, remediation: str) -> Check:
@@ -678,12 +675,7 @@ class CiProbe(Probe):
             found.files.append(path)
             found.jobs += jenkins_jobs(path, text)
             return
-        try:
-            docs = yaml_lines.load_all(text)
-        except yaml.YAMLError as exc:
-            raise ArtifactUnreadable(
-                f"YAML does not parse (line {yaml_lines.error_line(exc)}): {str(exc)[:150]}"
-            ) from exc
+        docs = ctx.read_yaml(art)
         doc = docs[0] if docs else None
         if name.startswith("dependabot"):
             ecosystems = [

@@ -17,9 +17,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-from readiness import yaml_lines
 from readiness.model import Artifact, Check, Observation, Status, Subject
 from readiness.probe import ArtifactUnreadable, Claim, Probe, ProbeContext
 
@@ -277,10 +274,7 @@ class HostProbe(Probe):
         elif name.endswith(".sh"):
             firewalls.extend(ufw_commands(path, text))
         else:
-            try:
-                docs = yaml_lines.load_all(text)
-            except yaml.YAMLError as exc:
-                raise ArtifactUnreadable(f"YAML does not parse: {str(exc)[:200]}") from exc
+            docs = ctx.read_yaml(art)
             firewalls.extend(ansible_ufw(path, docs))
             for doc in docs:
                 if isinstance(doc, dict) and "ssh_pwauth" in doc:

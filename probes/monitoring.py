@@ -18,11 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
-from readiness import yaml_lines
 from readiness.model import Artifact, Check, Observation, Status, Strength, Subject
-from readiness.probe import ArtifactUnreadable, Claim, Probe, ProbeContext
+from readiness.probe import Claim, Probe, ProbeContext
 
 
 def _check(key: str, title: str, remediation: str) -> Check:
@@ -249,12 +246,7 @@ class MonitoringProbe(Probe):
             if isinstance(data, dict) and ("panels" in data or "dashboard" in data):
                 seen.dashboards.append(Subject(path=path, line=1))
             return
-        try:
-            docs = yaml_lines.load_all(text)
-        except yaml.YAMLError as exc:
-            raise ArtifactUnreadable(
-                f"YAML does not parse (line {yaml_lines.error_line(exc)}): {str(exc)[:150]}"
-            ) from exc
+        docs = ctx.read_yaml(art)
         for kind, pattern in EXPORTERS.items():
             if m := pattern.search(text):
                 seen.exporters[kind].append(Subject(path=path, line=_line(text, m)))

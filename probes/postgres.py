@@ -20,11 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from readiness import yaml_lines
 from readiness.model import Check, Observation, Status, Strength, Subject
-from readiness.probe import ArtifactUnreadable, Claim, CliOption, Probe, ProbeContext
+from readiness.probe import Claim, CliOption, Probe, ProbeContext
 
 SCRAM = Check(
     "postgres.scram_sha_256",
@@ -321,11 +318,7 @@ class PostgresProbe(Probe):
                 elif name.endswith(".conf"):
                     found += judge_conf(art.path, conf_settings(text))
                 elif name.endswith((".yml", ".yaml")):
-                    try:
-                        docs = yaml_lines.load_all(text)
-                    except yaml.YAMLError as exc:
-                        raise ArtifactUnreadable(f"YAML does not parse: {str(exc)[:200]}") from exc
-                    for doc in docs:
+                    for doc in ctx.read_yaml(art):
                         evidence, names, has_pooler = judge_compose(art.path, doc, today)
                         found += evidence
                         databases += names

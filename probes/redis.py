@@ -15,11 +15,8 @@ import shlex
 from collections.abc import Iterator
 from typing import Any
 
-import yaml
-
-from readiness import yaml_lines
 from readiness.model import Check, Observation, Status, Subject
-from readiness.probe import ArtifactUnreadable, Claim, Probe, ProbeContext
+from readiness.probe import Claim, Probe, ProbeContext
 
 AUTH = Check(
     "redis.auth_required",
@@ -130,16 +127,12 @@ class RedisProbe(Probe):
                         settings = {"user": settings.get("user", [])}
                     findings = judge(settings, Subject(path=art.path, line=1))
                 else:
-                    findings = self._compose(art.path, text)
+                    findings = self._compose(art.path, ctx.read_yaml(art))
                 for check, status, subject, message in findings:
                     yield ctx.observe(check.id, status, subject, message)
 
     @staticmethod
-    def _compose(path: str, text: str) -> Iterator[tuple[Check, Status, Subject, str]]:
-        try:
-            docs = yaml_lines.load_all(text)
-        except yaml.YAMLError as exc:
-            raise ArtifactUnreadable(f"YAML does not parse: {str(exc)[:200]}") from exc
+    def _compose(path: str, docs: list) -> Iterator[tuple[Check, Status, Subject, str]]:
         for doc in docs:
             services = doc.get("services") if isinstance(doc, dict) else None
             for name, svc in (services or {}).items():

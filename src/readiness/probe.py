@@ -150,6 +150,20 @@ class ProbeContext:
     def read_bytes(self, artifact: Artifact) -> bytes:
         return self.files.read_bytes(artifact)
 
+    def read_yaml(self, artifact: Artifact) -> list[Any]:
+        """The YAML documents of an artifact, lines kept (see ``yaml_lines``); a file that does not parse
+        raises ``ArtifactUnreadable`` naming the line, which ``guard`` turns into ``error`` observations."""
+        import yaml
+
+        from . import yaml_lines
+
+        try:
+            return yaml_lines.load_all(self.read_text(artifact))
+        except yaml.YAMLError as exc:
+            line = yaml_lines.error_line(exc)
+            where = f" at line {line}" if line else ""
+            raise ArtifactUnreadable(f"YAML does not parse{where}: {str(exc).splitlines()[0][:160]}") from exc
+
     def observe(
         self,
         check: str,
