@@ -9,7 +9,6 @@ from __future__ import annotations
 import socket
 import ssl
 import time
-import warnings
 from dataclasses import dataclass, field
 
 from . import connections
@@ -148,17 +147,19 @@ def _enumerate(target: Target, version: int, deadline: Deadline, timeout: float,
 
 
 def _confirm(target: Target, version: int, deadline: Deadline, timeout: float) -> bool | None:
-    """A real handshake through ``ssl`` at exactly this version; None when the local OpenSSL cannot try."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        ctx.check_hostname = False
-        ctx.verify_mode = ssl.CERT_NONE
-        try:
-            ctx.set_ciphers("ALL:COMPLEMENTOFALL:@SECLEVEL=0")
-            ctx.minimum_version = ctx.maximum_version = SSL_VERSIONS[version]
-        except (ValueError, ssl.SSLError):
-            return None
+    """A real handshake through ``ssl`` at exactly this version; None when the local OpenSSL cannot try.
+
+    Pinning TLS 1.0/1.1 raises Python's DeprecationWarning: offering them on purpose is what a scanner does.
+    (warnings.catch_warnings() is not thread-safe, and endpoints are scanned in threads, so it is not used.)
+    """
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    try:
+        ctx.set_ciphers("ALL:COMPLEMENTOFALL:@SECLEVEL=0")
+        ctx.minimum_version = ctx.maximum_version = SSL_VERSIONS[version]
+    except (ValueError, ssl.SSLError):
+        return None
     try:
         with connections.connection((target.host, target.port), deadline, timeout) as raw:
             raw.settimeout(deadline.remaining(timeout))
