@@ -55,8 +55,16 @@ MAPPING: dict[str, tuple[str, ...]] = {
         "CKV_AWS_174",  # CloudFront TLS 1.2
         "CKV_AWS_6",  # Elasticsearch node-to-node
         "CKV_AWS_83",  # Elasticsearch enforce HTTPS
+        "CKV_AZURE_44",  # storage account minimum TLS
+        "CKV_AZURE_52",  # MSSQL minimum TLS
+        "CKV_AZURE_15",  # App Service minimum TLS
+        "CKV_AZURE_28",  # MySQL single server SSL enforced
+        "CKV_AZURE_29",  # PostgreSQL single server SSL enforced
+        "CKV_AZURE_54",  # MySQL single server minimum TLS
+        "CKV_AZURE_147",  # PostgreSQL single server minimum TLS
+        "CKV_GCP_6",  # Cloud SQL requires SSL
     ),
-    "terraform.https_enforced": ("CKV_AWS_2", "CKV2_AWS_20", "CKV_AWS_34"),
+    "terraform.https_enforced": ("CKV_AWS_2", "CKV2_AWS_20", "CKV_AWS_34", "CKV_AZURE_14"),
     "terraform.db_backups": ("CKV_AWS_133", "CKV2_AWS_8", "CKV_AWS_28"),
     "terraform.db_replication": ("CKV_AWS_157",),
     "terraform.cross_region_backups": ("CKV_AWS_144",),
@@ -68,7 +76,7 @@ MAPPING: dict[str, tuple[str, ...]] = {
     "terraform.secret_rotation": ("CKV2_AWS_57",),
     "terraform.iam_least_privilege": ("CKV_AWS_1", "CKV_AWS_62", "CKV_AWS_49", "CKV_AWS_63", "CKV_AWS_355"),
     "terraform.compute_provisioned": ("CKV_AWS_79",),
-    "terraform.deletion_protection": ("CKV_AWS_293", "CKV_AWS_139"),
+    "terraform.deletion_protection": ("CKV_AWS_293", "CKV_AWS_139", "CKV_AZURE_110"),
     "terraform.image_scan_on_push": ("CKV_AWS_163",),
 }
 # Checkov IDs the issue lists that no check of ours judges (the facts are outside the checklist items we decide).

@@ -26,9 +26,44 @@ from .terraform_checks import (
 )
 from .terraform_resolve import MISSING, Block, Estate, Resource, Unknown
 
-OLD_TLS = {"TLS1_0", "TLS1_1", "1.0", "1.1", "TLS_1_0", "TLS_1_1", "Disabled"}
+OLD_TLS = {"TLS1_0", "TLS1_1", "1.0", "1.1", "TLS_1_0", "TLS_1_1", "Disabled", "TLSEnforcementDisabled"}
 AZURE_WEB_APPS = ("azurerm_linux_web_app", "azurerm_windows_web_app", "azurerm_app_service")
 MAX_ROTATION_SECONDS = 90 * 86400
+
+
+def azurerm_major(estate: Estate) -> int | None:
+    """The azurerm provider major version the configuration pins, or None when it allows several.
+
+    Several defaults changed in azurerm 3.0 (storage accounts and Redis went from TLS 1.0 to 1.2, SQL servers
+    from no minimum to 1.2), so an attribute left out means different things under 2.x and 3.x.
+    """
+    constraints: list[str] = []
+    for _, block in estate.root.module.top("provider"):
+        if block.labels[:1] == ("azurerm",) and isinstance(block.attrs.get("version"), str):
+            constraints.append(block.attrs["version"])
+    for _, block in estate.root.module.top("terraform"):
+        for required in block.sub("required_providers"):
+            spec = required.attrs.get("azurerm")
+            if isinstance(spec, dict) and isinstance(spec.get("version"), str):
+                constraints.append(spec["version"])
+            elif isinstance(spec, str):
+                constraints.append(spec)
+    majors: set[int] = set()
+    for constraint in constraints:
+        for op, major in re.findall(r"(~>|>=|<=|!=|=|>|<)?\s*v?(\d+)(?:\.\d+)*", constraint):
+            if op in ("", "=", "~>"):
+                majors.add(int(major))
+            elif op in (">=", ">") and int(major) >= 3:
+                majors.add(3)  # 3.x and later share the newer defaults
+    return majors.pop() if len(majors) == 1 else None
+
+
+def _azure_default(estate: Estate, v2: str, v3: str) -> str | Unknown:
+    major = azurerm_major(estate)
+    if major is None:
+        return Unknown(f"left to the provider, whose default depends on the azurerm major version ({v2} in 2.x, "
+                       f"{v3} from 3.0) and the configuration does not pin one")  # fmt: skip
+    return v2 if major < 3 else v3
 
 
 def _setting(res: Resource, attr: str, block: Block | None, default: Any) -> tuple[Any, bool]:
@@ -37,10 +72,10 @@ def _setting(res: Resource, attr: str, block: Block | None, default: Any) -> tup
     return (default, True) if value is MISSING or value is None else (value, False)
 
 
-def _tls_minimum(check: str, res: Resource, attr: str, default: str, block: Block | None = None) -> Finding:
+def _tls_minimum(check: str, res: Resource, attr: str, default: str | Unknown, block: Block | None = None) -> Finding:
     value, defaulted = _setting(res, attr, block, default)
     if isinstance(value, Unknown):
-        return Finding(check, Status.UNKNOWN, f"{attr}: {value.reason}", res, attr, block)
+        return Finding(check, Status.UNKNOWN, f"{attr}: {value.reason}", res, attr if not defaulted else None, block)
     shown = f"{value} (provider default)" if defaulted else str(value)
     if str(value) in OLD_TLS:
         return Finding(check, Status.FAIL, f"{attr} = {shown}: TLS below 1.2 accepted", res, attr, block)
@@ -50,7 +85,7 @@ def _tls_minimum(check: str, res: Resource, attr: str, default: str, block: Bloc
 def in_transit(estate: Estate) -> Iterator[Finding]:
     check = ENCRYPTION_IN_TRANSIT.id
     for account in estate.of("azurerm_storage_account"):
-        yield _tls_minimum(check, account, "min_tls_version", "TLS1_2")
+        yield _tls_minimum(check, account, "min_tls_version", _azure_default(estate, "TLS1_0", "TLS1_2"))
         attr = "https_traffic_only_enabled" if account.get("https_traffic_only_enabled") is not MISSING else None
         attr = attr or "enable_https_traffic_only"  # the azurerm 3.x name
         value = _truth(account.get(attr))
@@ -59,15 +94,25 @@ def in_transit(estate: Estate) -> Iterator[Finding]:
         elif value is False:
             yield Finding(check, Status.FAIL, f"{attr} = false: plain HTTP accepted", account, attr)
     for server in estate.of("azurerm_mssql_server", "azurerm_sql_server"):
-        yield _tls_minimum(check, server, "minimum_tls_version", "1.2")
+        yield _tls_minimum(check, server, "minimum_tls_version", _azure_default(estate, "Disabled", "1.2"))
+    for server in estate.of("azurerm_postgresql_server", "azurerm_mysql_server"):  # the single-server offerings
+        enforced = _truth(server.get("ssl_enforcement_enabled"))
+        if isinstance(enforced, Unknown):
+            yield Finding(check, Status.UNKNOWN, f"ssl_enforcement_enabled: {enforced.reason}", server)
+        elif enforced is not True:
+            yield Finding(check, Status.FAIL, "ssl_enforcement_enabled is not true: plain connections accepted", server)
+        else:
+            default = _azure_default(estate, "TLSEnforcementDisabled", "TLS1_2")
+            yield _tls_minimum(check, server, "ssl_minimal_tls_version_enforced", default)
     for cache in estate.of("azurerm_redis_cache"):
-        yield _tls_minimum(check, cache, "minimum_tls_version", "1.2")
+        yield _tls_minimum(check, cache, "minimum_tls_version", _azure_default(estate, "1.0", "1.2"))
         for attr in ("non_ssl_port_enabled", "enable_non_ssl_port"):
             if _truth(cache.get(attr)) is True:
                 yield Finding(check, Status.FAIL, f"{attr} = true: the plain port 6379 is open", cache, attr)
     for app in estate.of(*AZURE_WEB_APPS):
+        attr = "min_tls_version" if app.type == "azurerm_app_service" else "minimum_tls_version"
         for site in app.block.sub("site_config"):
-            yield _tls_minimum(check, app, "minimum_tls_version", "1.2", site)
+            yield _tls_minimum(check, app, attr, "1.2", site)
     for policy in estate.of("google_compute_ssl_policy"):
         yield _tls_minimum(check, policy, "min_tls_version", "TLS_1_0")
     for db in estate.of("google_sql_database_instance"):

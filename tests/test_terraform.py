@@ -604,6 +604,14 @@ def test_azure_and_gcp_resources_feed_the_same_checks(tmp_path):
         {
             "azure.tf": """
 variable "tls" {}
+terraform {
+  required_providers {
+    azurerm = {
+      source  = "hashicorp/azurerm"
+      version = "~> 3.100"
+    }
+  }
+}
 resource "azurerm_storage_account" "old" {
   name                      = "old"
   min_tls_version           = "TLS1_0"
@@ -703,4 +711,30 @@ resource "google_compute_target_http_proxy" "http" {
     assert status(deletion, "google_sql_database_instance.open") == {Status.FAIL}
     assert status(deletion, "azurerm_key_vault.kv") == {Status.PASS}
     old = next(o for o in by_check(observations, transit) if o.subject.name == "azurerm_storage_account.old")
-    assert old.subject.path == "azure.tf" and old.subject.line == 5
+    assert old.subject.path == "azure.tf" and old.subject.line == 13
+
+
+@pytest.mark.parametrize(
+    ("pin", "status"),
+    [
+        ('version = "~> 2.46"', Status.FAIL),
+        ('version = ">= 3.0"', Status.PASS),
+        ('version = ">= 2.0.0"', Status.UNKNOWN),
+    ],
+)
+def test_azure_defaults_follow_the_pinned_provider_major(tmp_path, pin, status):
+    """azurerm 3.0 moved storage accounts from TLS 1.0 to 1.2 by default: an unpinned 2.x-or-later is unknown."""
+    root = write_module(
+        tmp_path,
+        {
+            "main.tf": f'provider "azurerm" {{\n  {pin}\n}}\n'
+            + 'resource "azurerm_storage_account" "s" {\n  name = "s"\n}\n'
+        },
+    )
+    observations, _ = run_probe(root)
+    (got,) = [
+        o
+        for o in by_check(observations, "terraform.encryption_in_transit")
+        if o.subject.name == "azurerm_storage_account.s"
+    ]
+    assert got.status is status, got.message
