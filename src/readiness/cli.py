@@ -238,7 +238,7 @@ def explain(ident: str) -> int:
         users = [i.id for p in packs for i in p.items if i.evidence and ident in i.evidence.checks()]
         click.echo(f"{c.id} (probe {cls.name} v{cls.version}, {cls.kind})\n  {c.title}")
         click.echo(f"\nWhy: {c.rationale}\nFix: {c.remediation}")
-        click.echo(f"When nothing of its kind exists: {c.when_absent}")
+        click.echo(f"If the probe finds no input for it and reports nothing: {c.when_absent}")
         click.echo(f"Decides: {', '.join(users) or '(no item)'}")
         return EXIT_OK
     if ident in planned:
