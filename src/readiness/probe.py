@@ -62,7 +62,11 @@ class Gap:
 
 
 class ArtifactUnreadable(Exception):
-    """The content of an artifact cannot be used; the message says why."""
+    """The content of an artifact cannot be used; the message says why, ``line`` where (when known)."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 @dataclass(frozen=True)
@@ -166,7 +170,8 @@ class ProbeContext:
         except yaml.YAMLError as exc:
             line = yaml_lines.error_line(exc)
             where = f" at line {line}" if line else ""
-            raise ArtifactUnreadable(f"YAML does not parse{where}: {str(exc).splitlines()[0][:160]}") from exc
+            reason = f"YAML does not parse{where}: {str(exc).splitlines()[0][:160]}"
+            raise ArtifactUnreadable(reason, line) from exc
 
     def observe(
         self,
@@ -265,6 +270,9 @@ class Probe:
     stage: ClassVar[Literal["inventory", "check"]] = "check"
     claims: ClassVar[tuple[Claim, ...]] = ()
     checks: ClassVar[tuple[Check, ...]] = ()
+    # Checks that claim something exists ("CI runs the tests", "a backup job"): one passing observation in
+    # production proves them, and unrelated unreadable files do not block them. The rest are universal.
+    existential_checks: ClassVar[frozenset[str]] = frozenset()
     description: ClassVar[str] = ""
     # JSON Schema of this probe's block under `probes:` (and, for live probes,
     # under `live:`) in .readiness.yaml.

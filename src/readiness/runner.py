@@ -163,6 +163,7 @@ def audit(
         atts.entries if atts else [],
         config.severity,
         started.date(),
+        frozenset(c for cls in probe_classes for c in cls.existential_checks),
     )
     return AuditReport(
         tool_version=__version__,

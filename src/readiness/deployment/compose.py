@@ -181,11 +181,17 @@ def default_projects(paths: list[str], docs: dict[str, Any]) -> list[Candidate]:
         for f in sorted(files):
             if f in (base, override):
                 continue
-            if base and base_services & set(services(docs.get(f))):
+            if base and base_services & set(services(docs.get(f))) and not _complete(docs.get(f)):
                 out.append(Candidate((base, f), [f"{posixpath.basename(f)} redefines services of {base}"]))
             else:
                 out.append(Candidate((f,), ["a compose file on its own"]))
     return out
+
+
+def _complete(doc: Any) -> bool:
+    """Every service says what it runs (an image or a build): a stack of its own, not an override."""
+    found = services(doc)
+    return bool(found) and all(isinstance(s, dict) and (s.get("image") or s.get("build")) for s in found.values())
 
 
 def _default_of(folder: str, paths: set[str], docs: dict[str, Any]) -> tuple[str, ...]:

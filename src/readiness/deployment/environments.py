@@ -65,7 +65,7 @@ VENDOR_DIRS = frozenset(
     {"vendor", "vendors", "vendored", "node_modules", "third_party", "third-party", "thirdparty", "bower_components",
      "site-packages", ".bundle", "external", "externals", "submodules"}
 )  # fmt: skip
-TOKEN = re.compile(r"[._\-/]+")
+TOKEN = re.compile(r"[^A-Za-z0-9]+")
 
 
 @dataclass(frozen=True)

@@ -95,7 +95,8 @@ def helm(found: Discovery) -> list[Deployment]:
         inside = [p for p in paths if posixpath.dirname(p) == chart and VALUES.match(posixpath.basename(p))]
         variants = [p for p in inside if posixpath.basename(p) not in ("values.yaml", "values.yml")]
         default = [p for p in inside if p not in variants]
-        chart_uses = (chart or ".",)
+        # The chart's templates and dependencies, not its other environments' values files.
+        chart_uses = tuple(posixpath.join(chart, n) for n in ("Chart.yaml", "templates", "charts", "crds", "files"))
         entries = [(f"helm:{chart or '.'}", tuple(default) or (posixpath.join(chart, "Chart.yaml"),), chart_uses,
                     chart or "Chart.yaml")]  # fmt: skip
         entries += [(f"helm:{chart or '.'}+{posixpath.basename(v)}", (*default, v), chart_uses, v) for v in variants]
@@ -120,7 +121,8 @@ def terraform(found: Discovery, files: Files) -> list[Deployment]:
         own_vars = [v for v in tfvars if posixpath.dirname(v) == folder and "auto" not in posixpath.basename(v)]
         label = folder or "."
         entries.append((f"terraform:{label}", tuple(a.path for a in tf_dirs[folder]), uses, folder or "main.tf"))
-        entries += [(f"terraform:{label}+{posixpath.basename(v)}", (v,), (folder or ".", *uses), v) for v in own_vars]
+        root_files = tuple(a.path for a in tf_dirs[folder])
+        entries += [(f"terraform:{label}+{posixpath.basename(v)}", (v,), (*root_files, *uses), v) for v in own_vars]
     return _decide(entries, "terraform")
 
 

@@ -26,7 +26,8 @@ SCRIPT_NAMES = re.compile(
     r"[^/]*README[^/]*\.md|INSTALL[^/]*\.md|[^/]*(deploy|install|setup|production)[^/]*\.md|\.env)$",
     re.IGNORECASE,
 )
-COMPOSE_CALL = re.compile(r"\bdocker[ -]compose\b|\bdocker\s+stack\s+deploy\b|\bpodman[ -]compose\b")
+# "docker-compose.yml" names a file, not a call: the command word is not followed by a dot or dash.
+COMPOSE_CALL = re.compile(r"\b(?:docker|podman)[ -]compose(?![\w.-])|\bdocker\s+stack\s+deploy\b")
 FILE_FLAGS = ("-f", "--file", "-c", "--compose-file")
 VERBS = frozenset({"up", "run", "start", "create", "deploy", "pull", "build", "config", "restart", "stack"})
 STARTING_VERBS = frozenset({"up", "run", "start", "create", "deploy", "restart", "stack"})
