@@ -39,6 +39,7 @@ TRUTH_DIR = Path(__file__).resolve().parent / "accuracy" / "truth"
 TRUTHS = ("pass", "fail", "not-pass")
 SHAPES = ("compose", "kubernetes", "helm", "terraform", "monorepo", "mixed")
 REASON_WIDTH = 110
+AUDIT_TIMEOUT = 1800  # seconds; a hung audit of one repository must not stop the others
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,8 @@ class RepoResult:
     false_passes: int = 0
     misses: int = 0
     differences: list[Difference] = field(default_factory=list)
+    # (truth, tool status) -> count, for every compared item: where the disagreements come from
+    confusion: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     @property
     def measured(self) -> bool:
@@ -191,12 +194,20 @@ def git_head(checkout: Path) -> str:
     return done.stdout.strip() if done.returncode == 0 else ""
 
 
-def audit(checkout: Path) -> dict[str, tuple[str, str]]:
+def audit(checkout: Path, timeout: float = AUDIT_TIMEOUT) -> dict[str, tuple[str, str]]:
     """Item id -> (status, reason) from a zero-configuration audit of ``checkout``, run as the installed tool."""
     with tempfile.TemporaryDirectory(prefix="accuracy-") as tmp:
         report = Path(tmp) / "report.json"
         command = [sys.executable, "-m", "readiness", "audit", str(checkout), "--format", "json"]
-        done = subprocess.run([*command, "--fail-on", "none", "--output", str(report)], capture_output=True, text=True)
+        try:
+            done = subprocess.run(
+                [*command, "--fail-on", "none", "--output", str(report)],
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise RuntimeError(f"readiness audit did not finish within {timeout:.0f} s") from exc
         if done.returncode != 0 or not report.exists():
             last = (done.stderr.strip().splitlines() or ["no message"])[-1]
             raise RuntimeError(f"readiness audit exited {done.returncode}: {last}")
@@ -217,6 +228,7 @@ def compare(truth: Truth, verdicts: dict[str, tuple[str, str]], result: RepoResu
     for item in truth.items:
         status, reason = verdicts.get(item.id, ("absent", "the audit reported no such item"))
         result.items += 1
+        result.confusion[(item.truth, status)] += 1
         verdict = outcome(item.truth, status) if status != "absent" else "miss"
         if verdict == "agree":
             result.agreed += 1
@@ -228,7 +240,7 @@ def compare(truth: Truth, verdicts: dict[str, tuple[str, str]], result: RepoResu
         result.differences.append(Difference(item.id, verdict, item.truth, status, reason, item.reason))
 
 
-def measure(truth: Truth, corpus: Path) -> RepoResult:
+def measure(truth: Truth, corpus: Path, timeout: float = AUDIT_TIMEOUT) -> RepoResult:
     result = RepoResult(truth.repository, truth.checkout, truth.file, truth.commit)
     checkout = corpus / truth.checkout if truth.checkout else None
     if checkout is None or not checkout.is_dir():
@@ -239,8 +251,12 @@ def measure(truth: Truth, corpus: Path) -> RepoResult:
         result.warnings.append(f"{checkout} is not a git checkout; commit not verified")
     elif truth.commit and result.head != truth.commit:
         result.warnings.append(f"HEAD is {result.head[:12]}, the truth was written at {truth.commit[:12]}")
+    if (checkout / ".readiness.yaml").exists():
+        result.warnings.append(
+            "the checkout carries its own .readiness.yaml: the audit reads it (not zero configuration)"
+        )
     try:
-        verdicts = audit(checkout)
+        verdicts = audit(checkout, timeout)
     except (RuntimeError, OSError, ValueError) as exc:
         result.error = str(exc)
         return result
@@ -251,6 +267,7 @@ def measure(truth: Truth, corpus: Path) -> RepoResult:
 def totals(results: list[RepoResult]) -> dict[str, Any]:
     measured = [r for r in results if r.measured]
     items = sum(r.items for r in measured)
+    confusion: Counter[tuple[str, str]] = sum((r.confusion for r in measured), Counter())
     agreed = sum(r.agreed for r in measured)
     return {
         "repositories": len(measured),
@@ -260,7 +277,12 @@ def totals(results: list[RepoResult]) -> dict[str, Any]:
         "false_passes": sum(r.false_passes for r in measured),
         "misses": sum(r.misses for r in measured),
         "lowest_repository_agreement": round(min((r.agreement for r in measured), default=0.0), 1),
+        "truth_by_tool": {truth: _row(confusion, truth) for truth in TRUTHS},
     }
+
+
+def _row(confusion: Counter[tuple[str, str]], truth: str) -> dict[str, int]:
+    return {tool: n for (t, tool), n in sorted(confusion.items()) if t == truth}
 
 
 def _short(text: str, width: int = REASON_WIDTH) -> str:
@@ -295,6 +317,9 @@ def render_text(results: list[RepoResult], overall: dict[str, Any], problems: di
         f"agreement {overall['agreement']:.1f}%, false passes {overall['false_passes']}, misses {overall['misses']}, "
         f"lowest repository {overall['lowest_repository_agreement']:.1f}%"
     )
+    for truth, row in overall["truth_by_tool"].items():
+        if row:
+            lines.append(f"   truth {truth:8} -> tool " + ", ".join(f"{tool} {n}" for tool, n in row.items()))
     return "\n".join(lines) + "\n"
 
 
@@ -319,6 +344,12 @@ def render_markdown(results: list[RepoResult], overall: dict[str, Any], when: st
         f"| **overall** | | {overall['items']} | **{overall['agreement']:.1f}%** | "
         f"{overall['false_passes']} | {overall['misses']} |"
     )
+    tools = sorted({tool for row in overall["truth_by_tool"].values() for tool in row})
+    if tools:
+        lines += ["", "Truth against the tool's verdict, over all measured items:", ""]
+        lines += ["| Truth | " + " | ".join(tools) + " |", "|---|" + "---:|" * len(tools)]
+        for truth, row in overall["truth_by_tool"].items():
+            lines.append(f"| {truth} | " + " | ".join(str(row.get(tool, 0)) for tool in tools) + " |")
     for r in results:
         if not r.differences:
             continue
@@ -336,6 +367,7 @@ def render_json(results: list[RepoResult], overall: dict[str, Any], problems: di
     repos = []
     for r in results:
         entry = asdict(r)
+        entry["confusion"] = {truth: _row(r.confusion, truth) for truth in TRUTHS}
         entry["agreement"] = round(r.agreement, 1)
         entry["measured"] = r.measured
         repos.append(entry)
@@ -344,7 +376,9 @@ def render_json(results: list[RepoResult], overall: dict[str, Any], problems: di
     )
 
 
-def run(corpus: Path, truth_dir: Path, rules: Rules, only: list[str]) -> tuple[list[RepoResult], dict[str, list[str]]]:
+def run(
+    corpus: Path, truth_dir: Path, rules: Rules, only: list[str], timeout: float = AUDIT_TIMEOUT
+) -> tuple[list[RepoResult], dict[str, list[str]]]:
     """Validate every truth file, then measure those whose checkout is in ``corpus``."""
     kinds = evidence_items()
     results: list[RepoResult] = []
@@ -359,7 +393,7 @@ def run(corpus: Path, truth_dir: Path, rules: Rules, only: list[str]) -> tuple[l
         if not truth.items:
             continue
         print(f"auditing {truth.checkout} ...", file=sys.stderr, flush=True)
-        results.append(measure(truth, corpus))
+        results.append(measure(truth, corpus, timeout))
     return results, problems
 
 
@@ -375,13 +409,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-items", type=int, default=Rules.min_items, help="items a truth file needs")
     parser.add_argument("--min-pass", type=int, default=Rules.min_pass, help="pass items a truth file needs")
     parser.add_argument("--min-fail", type=int, default=Rules.min_fail, help="fail items a truth file needs")
+    parser.add_argument("--timeout", type=float, default=AUDIT_TIMEOUT, help="seconds one audit may take")
     args = parser.parse_args(argv)
     if not args.corpus.is_dir():
         parser.error(f"corpus folder {args.corpus} does not exist (fetch the checkouts first; see docs/accuracy.md)")
     if not args.truth.is_dir():
         parser.error(f"truth folder {args.truth} does not exist")
     rules = Rules(args.min_items, args.min_pass, args.min_fail)
-    results, problems = run(args.corpus, args.truth, rules, args.only)
+    results, problems = run(args.corpus, args.truth, rules, args.only, args.timeout)
     overall = totals(results)
     when = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
     sys.stdout.write(render_text(results, overall, problems))

@@ -85,11 +85,18 @@ def test_counts_agreement_false_passes_and_misses(corpus, tmp_path):
         "false_passes": 2,
         "misses": 1,
         "lowest_repository_agreement": 50.0,
+        "truth_by_tool": {
+            "pass": {"fail": 1, "pass": 1},
+            "fail": {"fail": 1, "pass": 1},
+            "not-pass": {"fail": 1, "pass": 1},
+        },
     }
+    assert repo["confusion"] == result["overall"]["truth_by_tool"]
     # the size rules are reported for this tiny truth, never fatal
     assert any("fewer than 30" in p for p in result["truth_problems"]["app.yaml"])
     table = markdown.read_text()
     assert "| example/app |" in table and "50.0%" in table and f"`{failed[2]}`" in table
+    assert "| not-pass | 1 | 1 |" in table
 
 
 def test_validation_and_unmeasurable_repositories_are_reported(corpus, tmp_path, capsys):
