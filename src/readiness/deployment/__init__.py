@@ -17,7 +17,7 @@ from ..discovery import Discovery
 from ..model import Subject, VcsState
 from ..probe import ArtifactUnreadable, Files
 from . import compose, others
-from .environments import Environment
+from .environments import Environment, tree_environment
 from .model import Deployment, DeploymentMap, FileScope, Unit
 from .scope import file_scopes
 from .starts import find_starts, is_start_script
@@ -82,7 +82,17 @@ def build(found: Discovery, config: Config, files: Files, select: str | None = N
                 named = any(explicit.match_file(f) for f in c.files)
                 c.configured = Environment.PRODUCTION if named else Environment.DEVELOPMENT
                 c.reasons.append("scope.production names " + ("its files" if named else "other files"))
-    deployments = [compose.deployment(c, env, why, docs) for c, env, why in compose.decide(cands)]
+    built = {posixpath.normpath(u) for c in cands for u in compose.built_dockerfiles(c.files, docs)}
+    unbuilt = sorted(
+        a.path
+        for a in found.artifacts
+        if posixpath.basename(a.path) == "Dockerfile"
+        and a.path not in built
+        and a.vcs is not VcsState.IGNORED
+        and not tree_environment(a.path)
+    )
+    decided = compose.decide(cands, docs, unbuilt)
+    deployments = [compose.deployment(c, env, why, docs) for c, env, why in decided]
     deployments += others.find(found, files)
     if select is not None:
         deployments = _select(deployments, select)

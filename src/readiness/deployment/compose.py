@@ -43,6 +43,12 @@ OVERRIDE_NAMES = {
 }
 PROXY_IMAGES = re.compile(r"(^|/)(nginx|openresty|traefik|caddy|haproxy|envoy|httpd|apache|nginx-proxy|swag)([:@-]|$)")
 WEB_PORTS = frozenset({80, 443, 8080, 8443})
+# Services an application uses but does not consist of.
+BACKING_IMAGES = re.compile(
+    r"(^|/)(postgres|postgis|mysql|mariadb|mongo|redis|valkey|memcached|rabbitmq|nats|minio|localstack|mailhog"
+    r"|mailpit|maildev|elasticsearch|opensearch|kafka|zookeeper|clickhouse|cassandra|adminer|pgadmin4|azurite"
+    r"|fake-gcs-server|s3mock|smtp4dev|dynamodb-local|keycloak)([:@]|$)"
+)
 
 
 class _TolerantLoader(yaml_lines.LineLoader):  # type: ignore[misc]
@@ -249,53 +255,88 @@ def _named(c: Candidate) -> tuple[Environment, str] | None:
     return None
 
 
-def _started(c: Candidate) -> tuple[Environment, str] | None:
+def _start(c: Candidate) -> StartCommand | None:
+    """The command that says most about this project: a deploy or install script before a quick start."""
     starting = [s for s in c.starts if s.starts] or c.starts
-    for env in (Environment.PRODUCTION, Environment.STAGING, Environment.DEVELOPMENT, Environment.TEST):
-        hit = next((s for s in starting if s.environment is env), None)
-        if hit:
-            return env, f"started by {hit.where.describe()} ({hit.context}: `docker compose {hit.verb}`)"
-    if starting:
-        s = starting[0]
-        return Environment.UNNAMED, f"started by {s.where.describe()} ({s.context})"
-    return None
+    return min(starting, key=lambda s: (not s.strong, s.environment is not Environment.PRODUCTION), default=None)
 
 
-def decide(cands: list[Candidate]) -> list[tuple[Candidate, Environment, list[str]]]:
-    """The environment of each project, with the reasons, in a stable order."""
-    first: list[tuple[Candidate, Environment, list[str]]] = []
+def _backing_only(c: Candidate, docs: dict[str, Any]) -> list[str]:
+    """The images of a project that runs only backing services (databases, caches, mail catchers), if it does."""
+    views = merged_services(c.files, docs)
+    images = [str(v.get("image") or "") for v in views.values()]
+    if not views or any(v.get("build") for v in views.values()):
+        return []
+    return images if all(BACKING_IMAGES.search(i) for i in images) else []
+
+
+@dataclass
+class _Decision:
+    candidate: Candidate
+    environment: Environment
+    reasons: list[str]
+    firm: bool = False  # named, configured or started by a deploy/install script
+
+
+def decide(
+    cands: list[Candidate], docs: dict[str, Any], unbuilt_dockerfiles: list[str] = ()
+) -> list[tuple[Candidate, Environment, list[str]]]:
+    """The environment of each project, with the reasons, in a stable order.
+
+    Strongest first: configuration; the project's own file and folder names; the command that starts it (a
+    deploy or install script firmly, a README quick start or a Make target softly); then the neighbours: a
+    project nothing names or starts is not production where the repository names or starts another one
+    in the same place, and a stack of backing services beside an application built elsewhere is the
+    developers' dependencies. Anything left is taken as production, and says so.
+    """
+    first: list[_Decision] = []
     for c in cands:
         reasons = list(dict.fromkeys(c.reasons))
         if c.configured:
-            first.append((c, c.configured, reasons))
+            first.append(_Decision(c, c.configured, reasons, True))
             continue
-        named, started = _named(c), _started(c)
-        if started:
-            reasons.append(started[1])
+        named, start = _named(c), _start(c)
+        if start:
+            reasons.append(f"started by {start.where.describe()} ({start.context}: `docker compose {start.verb}`)")
         if named:
-            env = named[0]
-            reasons.append(named[1])
-        elif started and started[0] is not Environment.UNNAMED:
-            env = started[0]
+            first.append(_Decision(c, named[0], [*reasons, named[1]], True))
+        elif start and start.environment is not Environment.UNNAMED:
+            first.append(_Decision(c, start.environment, reasons, start.strong))
+        elif start:
+            first.append(_Decision(c, Environment.PRODUCTION, [*reasons, "the repository starts it"]))
         else:
             folder = path_environment(c.files[-1])
-            env = folder.environment
-            if env is not Environment.UNNAMED:
-                reasons.append(f"{c.files[-1]}: {folder.reason}")
-        first.append((c, env, reasons))
-    prod_folders = {c.folder for c, env, _ in first if env is Environment.PRODUCTION}
+            if folder.environment is not Environment.UNNAMED:
+                first.append(_Decision(c, folder.environment, [*reasons, f"{c.files[-1]}: {folder.reason}"], True))
+            else:
+                first.append(_Decision(c, Environment.UNNAMED, reasons))
+    firm = [d for d in first if d.environment is Environment.PRODUCTION and d.firm]
+    started = [d for d in first if d.environment is Environment.PRODUCTION and d.candidate.starts]
     out = []
-    for c, env, reasons in first:
-        if env is Environment.UNNAMED:
-            shadow = next((p for p in sorted(prod_folders) if _within(p, c.folder)), None)
-            if shadow is not None:
+    for d in first:
+        env, reasons, folder = d.environment, d.reasons, d.candidate.folder
+        shadow = next((p for p in firm if p is not d and _within(p.candidate.folder, folder)), None)
+        if env is Environment.PRODUCTION and not d.firm and shadow and shadow.candidate.folder == folder:
+            env = Environment.DEVELOPMENT
+            reasons.append(f"the repository deploys {_name(shadow.candidate.files)} here; this is a quick start")
+        elif env is Environment.UNNAMED:
+            other = next((p for p in started if p is not d and p.candidate.folder == folder), None)
+            backing = _backing_only(d.candidate, docs)
+            if shadow:
                 env = Environment.DEVELOPMENT
-                where = f"{shadow}/" if shadow else "the root"
-                reasons.append(f"a production variant exists in {where}; this stack is not what production runs")
+                reasons.append(f"{_name(shadow.candidate.files)} is the production variant; this stack is not")
+            elif other:
+                reasons.append(f"the repository starts {_name(other.candidate.files)} here; nothing starts this one")
+            elif backing and unbuilt_dockerfiles:
+                env = Environment.DEVELOPMENT
+                reasons.append(
+                    f"runs only backing services ({', '.join(sorted(set(backing))[:4])}) for an application "
+                    f"the repository builds elsewhere ({unbuilt_dockerfiles[0]}): the developers' dependencies"
+                )
             else:
                 env = Environment.PRODUCTION
                 reasons.append("nothing names another environment: taken as a production stack")
-        out.append((c, env, reasons))
+        out.append((d.candidate, env, reasons))
     return sorted(out, key=lambda t: (not t[1].is_production, t[0].files))
 
 
@@ -412,3 +453,13 @@ def _top_level_files(doc: Any, folder: str) -> Iterator[str]:
             path = repo_path(folder, str(ref))
             if path:
                 yield path
+
+
+def built_dockerfiles(files: tuple[str, ...], docs: dict[str, Any]) -> list[str]:
+    """The Dockerfiles the project's services build from."""
+    out = []
+    for path in files:
+        for svc in services(docs.get(path)).values():
+            if isinstance(svc, dict) and svc.get("build"):
+                out += [p for p in _pulled_in({"build": svc["build"]}, posixpath.dirname(path))]
+    return out

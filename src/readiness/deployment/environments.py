@@ -45,6 +45,8 @@ WORDS: dict[Environment, frozenset[str]] = {
             "playground",
             "debug",
             "devcontainer",
+            "devenv",
+            "devstack",
         }
     ),
     Environment.TEST: frozenset(

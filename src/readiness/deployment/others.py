@@ -70,7 +70,8 @@ def kustomize(found: Discovery, files: Files) -> list[Deployment]:
         entries = [e for key in ("resources", "bases", "components") for e in doc.get(key) or () if isinstance(e, str)]
         refs[path] = [posixpath.normpath(posixpath.join(folder, e)) for e in entries if "://" not in e]
     referenced = {r for rs in refs.values() for r in rs}
-    roots = [p for p in docs if posixpath.dirname(p) not in referenced]
+    # A Component is mixed into overlays, never applied alone.
+    roots = [p for p, d in docs.items() if posixpath.dirname(p) not in referenced and d.get("kind") != "Component"]
 
     def closure(path: str, seen: set[str]) -> set[str]:
         for r in refs.get(path, ()):

@@ -31,10 +31,15 @@ COMPOSE_CALL = re.compile(r"\b(?:docker|podman)[ -]compose(?![\w.-])|\bdocker\s+
 FILE_FLAGS = ("-f", "--file", "-c", "--compose-file")
 VERBS = frozenset({"up", "run", "start", "create", "deploy", "pull", "build", "config", "restart", "stack"})
 STARTING_VERBS = frozenset({"up", "run", "start", "create", "deploy", "restart", "stack"})
-DEPLOY_WORDS = frozenset(
-    {"deploy", "deployment", "release", "install", "installation", "upgrade", "update", "production", "prod", "launch",
-     "quickstart", "getting", "setup", "start", "run", "up"}
+# A command in a deploy or install script says "production" firmly; one under "start" or "quick start" says
+# "this is how it runs" and may be a local convenience.
+STRONG_WORDS = frozenset(
+    {"deploy", "deployment", "deploys", "release", "install", "installation", "installer", "upgrade", "update",
+     "production", "prod", "launch", "provision"}
 )  # fmt: skip
+WEAK_WORDS = frozenset({"quickstart", "quick", "getting", "setup", "start", "run", "up", "usage", "running"})
+ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*(?:\?|:|::|\+)?=\s*(.*?)\s*$")
+REFERENCE = re.compile(r"\$\(([A-Za-z_][A-Za-z0-9_]*)\)|\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 MAKE_TARGET = re.compile(r"^([A-Za-z0-9_./%-]+)\s*:(?!=)")
 YAML_JOB = re.compile(r"^(  |\t)?([A-Za-z0-9_.-]+):\s*$")
 HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*\s*$")
@@ -52,19 +57,50 @@ class StartCommand:
     context: str  # the Make target, script, CI job or README section it sits in
     environment: Environment
     where: Subject
+    strong: bool = False  # a deploy/install context, not a "quick start"
 
     @property
     def starts(self) -> bool:
         return self.verb in STARTING_VERBS
 
 
-def context_environment(context: str) -> Environment:
-    """What the surroundings of a command say it is for: deploy/install read as production."""
+def context_environment(context: str) -> tuple[Environment, bool]:
+    """What the surroundings of a command say it is for, and whether they say it firmly (deploy, install)."""
     named = words_environment(context)
-    if named:
-        return named
     tokens = {t.lower() for t in re.split(r"[^A-Za-z0-9]+", context) if t}
-    return Environment.PRODUCTION if tokens & DEPLOY_WORDS else Environment.UNNAMED
+    if named and named is not Environment.PRODUCTION:
+        return named, True
+    if named or tokens & STRONG_WORDS:
+        return Environment.PRODUCTION, True
+    return (Environment.PRODUCTION, False) if tokens & WEAK_WORDS else (Environment.UNNAMED, False)
+
+
+def _expand(text: str) -> str:
+    """Make and shell variables defined in the same file, substituted (``$(COMPOSE) $(FILES) up``)."""
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        m = ASSIGNMENT.match(line)
+        if m and not line.startswith("\t"):
+            values[m.group(1)] = m.group(2).strip("'\"")
+    if not values:
+        return text
+
+    def sub(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(2) or m.group(3)
+        return values.get(name, m.group(0))
+
+    lines = []
+    for line in text.splitlines():
+        if ASSIGNMENT.match(line) and not line.startswith("\t"):
+            lines.append("")  # keep the numbering; an assignment starts nothing
+            continue
+        for _ in range(8):  # nested definitions, bounded
+            expanded = REFERENCE.sub(sub, line)
+            if expanded == line:
+                break
+            line = expanded
+        lines.append(line)
+    return "\n".join(lines)
 
 
 def _logical_lines(text: str) -> Iterable[tuple[int, str]]:
@@ -164,7 +200,7 @@ def find_starts(
                         found.append(StartCommand(tuple(files), folder, "up", ".env COMPOSE_FILE",
                                                   Environment.UNNAMED, where))  # fmt: skip
             continue
-        for n, line in _logical_lines(text):
+        for n, line in _logical_lines(_expand(text)):
             for m in COMPOSE_CALL.finditer(line):
                 raw_files, verb = _arguments(line[m.end() :])
                 if "stack" in m.group(0):
@@ -175,10 +211,9 @@ def find_starts(
                 if raw_files and not files:
                     continue  # names files this checkout does not hold
                 context = _context(path, lines, n - 1)
-                env = context_environment(context)
-                if env is Environment.UNNAMED and words_environment(posixpath.basename(path)):
-                    env = words_environment(posixpath.basename(path)) or env
-                found.append(StartCommand(tuple(files), folder, verb, context, env, Subject(path=path, line=n)))
+                env, strong = context_environment(context)
+                where = Subject(path=path, line=n)
+                found.append(StartCommand(tuple(files), folder, verb, context, env, where, strong))
     return found
 
 
