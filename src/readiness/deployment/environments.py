@@ -53,7 +53,7 @@ WORDS: dict[Environment, frozenset[str]] = {
         {"test", "tests", "testing", "e2e", "ci", "integration", "perf", "benchmark", "benchmarks", "loadtest", "smoke"}
     ),
     Environment.EXAMPLE: frozenset(
-        {"example", "examples", "sample", "samples", "demo", "demos", "minimal", "quickstart", "tutorial"}
+        {"example", "examples", "sample", "samples", "demo", "demos", "minimal", "tutorial"}
     ),
 }
 # Folder names only: a file called "ci.yml" may be a pipeline, a folder "testdata/" never deploys.
