@@ -85,7 +85,6 @@ CLAIMS = (
     Claim(tuple(f"*{ext}" for ext in CODE)),
     Claim((*MANIFESTS, "requirements*.txt", "build.gradle", "build.gradle.kts")),
     Claim(("application*.properties", "application*.yml", "application*.yaml", ".env.production", "flags*.y*ml")),
-    Claim(("docker-compose*.yml", "docker-compose*.yaml", "compose*.yml", "compose*.yaml")),
 )
 
 # library (as it appears in a manifest) -> what shows it in use in the code
@@ -151,8 +150,54 @@ class Found:
     flag_files: list[tuple[str, str]] = field(default_factory=list)
 
 
+TRUTHY = frozenset({"true", "1", "yes", "on"})
+
+
+def _from_environment(value: ast.expr, found: Found, path: str) -> tuple[Status, Subject, str] | None:
+    """A setting read from an environment variable (``os.environ.get("X", "False")``, a helper called with the
+    name): the production environment's value decides, else the default written beside it."""
+    if isinstance(value, ast.Compare):  # os.environ.get("X", "False") == "True"
+        value = value.left
+    if not isinstance(value, ast.Call) or not value.args or not isinstance(value.args[0], ast.Constant):
+        return None
+    name = str(value.args[0].value)
+    for _svc, key, val, where in found.env:
+        if key == name:
+            if val.strip().lower() in TRUTHY:
+                return Status.FAIL, where, f"{name}={val}: django-cors-headers allows every origin"
+            return None
+    default = value.args[1] if len(value.args) > 1 else None
+    if isinstance(default, ast.Constant) and str(default.value).strip().lower() in TRUTHY:
+        message = f"{name} defaults to {default.value}: every origin allowed"
+        return Status.FAIL, Subject(path=path, line=value.lineno), message
+    return None
+
+
 def _line(text: str, m: re.Match[str]) -> int:
     return text[: m.start()].count("\n") + 1
+
+
+def production_environment(ctx: ProbeContext) -> list[tuple[str, str, str, Subject]]:
+    """(service, variable, value, where) of every production compose service: its ``environment:`` and the
+    ``env_file`` files the repository holds, as its deployment merges them."""
+    out: list[tuple[str, str, str, Subject]] = []
+    for deployment, view in ctx.compose_services():
+        if not deployment.production:
+            continue
+        for path in view.env_files():
+            art = ctx.artifact(path)
+            try:
+                text = ctx.read_text(art) if art and art.skipped is None else ""
+            except ArtifactUnreadable:
+                continue
+            for n, line in enumerate(text.splitlines(), 1):
+                m = re.match(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$", line)
+                if m:
+                    value = m.group(2).strip("'\"")
+                    out.append((view.name, m.group(1), value, Subject(path=path, line=n, name=view.name)))
+        for key, value in view.environment().items():
+            out.append((view.name, key, value, view.where_env(key)))
+    return out
 
 
 class AppProbe(Probe):
@@ -180,6 +225,7 @@ class AppProbe(Probe):
                 continue
             with ctx.guard(art):
                 self._read(ctx, art, found)
+        found.env += production_environment(ctx)
         if not found.code and not found.deps:
             for check in CHECKS:
                 yield ctx.observe(
@@ -234,25 +280,6 @@ class AppProbe(Probe):
             self._properties(path, text, found)
         elif name.startswith("flags"):
             found.flag_files.append((path, text))
-        elif name.endswith((".yml", ".yaml")):
-            for doc in ctx.read_yaml(art):
-                services = doc.get("services") if isinstance(doc, dict) else None
-                for svc, spec in (services or {}).items():
-                    env = spec.get("environment") if isinstance(spec, dict) else None
-                    items = (
-                        env.items()
-                        if isinstance(env, dict)
-                        else (str(e).split("=", 1) for e in env or [] if "=" in str(e))
-                    )
-                    for key, value in items:
-                        found.env.append(
-                            (
-                                str(svc),
-                                str(key),
-                                str(value),
-                                Subject(path=path, line=services.key_line(svc), name=str(svc)),
-                            )
-                        )
         elif name.endswith(CODE):
             found.code[path] = text
             if name.endswith(".py"):
@@ -374,6 +401,8 @@ class AppProbe(Probe):
                             Subject(path=path, line=node.lineno),
                             "django-cors-headers allows every origin",
                         )
+                    elif (verdict := _from_environment(node.value, found, path)) is not None:
+                        yield verdict
                 elif isinstance(node, ast.Assign) and any(
                     isinstance(t, ast.Name) and t.id in ("CORS_ALLOWED_ORIGINS", "CORS_ORIGIN_WHITELIST")
                     for t in node.targets

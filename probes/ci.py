@@ -484,6 +484,12 @@ TOOLS: dict[str, re.Pattern[str]] = {
         r"cache-dependency-path",
     ),
 }
+# A step that matches a tool but uses it for something else: Trivy over the file system scans no image.
+NOT_THIS: dict[str, re.Pattern[str]] = {
+    IMAGE_SCAN.id: re.compile(
+        r"scan-type:\s*['\"]?(fs|config|repo|rootfs|sbom|filesystem)\b|trivy\s+(fs|config|repo)\b"
+    ),
+}
 PRODUCTION = re.compile(r"\b(prod|production|live)\b", re.I)
 MIGRATION_DIRS = ("alembic/", "migrations/", "db/migrate/", "prisma/migrations/", "flyway/", "liquibase/")
 GITLAB_RESERVED = {
@@ -531,8 +537,13 @@ class Job:
         return Subject(path=self.path, line=self.line, name=f"{self.system} job {self.name}")
 
     def find(self, check_id: str) -> list[tuple[Step, str]]:
-        pattern = TOOLS[check_id]
-        return [(s, m.group(0)) for s in self.steps for m in [pattern.search(s.text)] if m]
+        pattern, exclude = TOOLS[check_id], NOT_THIS.get(check_id)
+        return [
+            (s, m.group(0))
+            for s in self.steps
+            for m in [pattern.search(s.text)]
+            if m and not (exclude and exclude.search(s.text))
+        ]
 
     @property
     def production(self) -> bool:

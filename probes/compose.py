@@ -864,8 +864,8 @@ def judge_ports(svc: dict, built: Built | None, allowed: frozenset[int], entry_p
         what = "all interfaces (IPv4 and IPv6)" if host_ip in ALL_INTERFACES else f"the public address {host_ip}"
         if numbers and set(numbers) <= allowed:
             out.append(Finding(PUBLIC_PORTS, Status.PASS, f"{shown}: on {what}, and allowed", where, match, facts))
-        elif entry_point:
-            msg = f"{shown}: on {what}: the stack's entry point, published to be reached"
+        elif entry_point and port.get("target") in (80, 443):
+            msg = f"{shown}: on {what}: the stack's entry point serving web traffic, published to be reached"
             out.append(Finding(PUBLIC_PORTS, Status.PASS, msg, where, match, facts))
         else:
             msg = f"{shown}: published on {what} but not an allowed public port"

@@ -68,3 +68,24 @@ def test_python_that_does_not_parse_is_an_error(tmp_path):
     got = observe(tmp_path)
     assert any(s is Status.ERROR and p == "bad.py" for v in got.values() for s, p, *_ in v)
     assert {(s, p) for s, p, *_ in got["app.timeouts"]} == {(Status.ERROR, "bad.py"), (Status.PASS, "ok.py")}
+
+
+def test_cors_read_from_the_environment_the_deployment_sets(tmp_path):
+    """netbox-docker's shape: configuration.py reads CORS_ORIGIN_ALLOW_ALL from the environment, and the env file
+    the production compose service loads sets it True."""
+    files = {
+        "docker-compose.yml": "services:\n  app:\n    image: example/app:1.0\n    env_file: env/app.env\n",
+        "env/app.env": "DB_HOST=postgres\nCORS_ORIGIN_ALLOW_ALL=True\n",
+        "configuration.py": (
+            "import os\n"
+            "CORS_ORIGIN_ALLOW_ALL = os.environ.get('CORS_ORIGIN_ALLOW_ALL', 'False') == 'True'\n"
+            "CORS_ORIGIN_WHITELIST = ['https://app.example.invalid']\n"
+        ),
+        "requirements.txt": "django-cors-headers==4.4.0\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    cors = observe(tmp_path)["app.cors_restricted"]
+    failing = [(path, line) for status, path, line, _ in cors if status is Status.FAIL]
+    assert failing == [("env/app.env", 2)], cors

@@ -103,6 +103,18 @@ class ServiceView:
     def where_env(self, var: str) -> Subject:
         return self.env_at.get(var) or self.where("environment")
 
+    def env_files(self) -> list[str]:
+        """Repository paths of the service's ``env_file`` entries (those inside the repository)."""
+        refs = self.values.get("env_file") or []
+        folder = posixpath.dirname(self.where("env_file").path or "")
+        out = []
+        for ref in [refs] if isinstance(refs, (str, dict)) else refs:
+            src = ref.get("path") if isinstance(ref, dict) else ref
+            path = repo_path(folder, str(src)) if src else None
+            if path:
+                out.append(path)
+        return out
+
     def environment(self) -> dict[str, str]:
         return {k: str(v) for k, v in _env_dict(self.values.get("environment")).items()}
 
