@@ -163,7 +163,7 @@ def observations(ctx: ProbeContext, hsts_min_age: int) -> Iterator[Observation]:
         yield from _traefik(ctx, d)
     elif d.nginx_tls:
         yield from _nginx(ctx, d, hsts_min_age)
-    elif d.plain:
+    elif d.plain and not _tls_ports(d):
         where, ports = d.plain[0]
         message = (
             f"the production stack serves plain HTTP: its entry point {where.name} publishes {ports or 'no port'}, "
@@ -177,6 +177,12 @@ def observations(ctx: ProbeContext, hsts_min_age: int) -> Iterator[Observation]:
             checks.CERTIFICATE_VALID,
         ):
             yield ctx.observe(check.id, Status.FAIL, where, message, production=True)
+
+
+def _tls_ports(d: Declared) -> bool:
+    """An entry point publishing 443 (or a container port 443/8443) most likely terminates TLS itself, with a
+    configuration the repository does not show: not a proof of plain HTTP."""
+    return any(re.search(r"(^|:)(443|8443)(/tcp)?$|(^|:)443:", p) for _, ports in d.plain for p in ports.split(", "))
 
 
 def _caddy(ctx: ProbeContext, d: Declared) -> Iterator[Observation]:
