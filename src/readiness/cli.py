@@ -12,6 +12,7 @@ import click
 
 from . import __version__
 from . import config as config_mod
+from .attest import attest_command
 from .model import Severity
 from .policy import PolicyError, builtin_pack_names, load_packs, planned_checks
 from .probe import CliOption, ProbeLoadError, load_probes
@@ -271,6 +272,8 @@ def init(path: Path, force: bool) -> int:
     click.echo(f"wrote {target}", err=True)
     return EXIT_OK
 
+
+cli.add_command(attest_command)
 
 _PROBE_OPTIONS: dict[str, CliOption] = {}
 
