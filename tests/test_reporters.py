@@ -251,3 +251,19 @@ def test_text_shows_attestations_that_do_not_count(hardened):
     assert len(rejected) == 1
     assert ".readiness/attestations.yaml:" in rejected[0] and "Bob Example" in rejected[0]
     assert "attested by role 'Intern'" in rejected[0]
+
+
+def test_locations_are_relative_to_the_repository_when_a_subfolder_is_audited(tmp_path):
+    git(tmp_path, "init", "-q")
+    sub = tmp_path / "deploy"
+    sub.mkdir()
+    (sub / ".env").write_text("FAKE=1\n")
+    (sub / ".env").chmod(0o600)
+    a = run(sub)
+    sarif = json.loads(render(a, "sarif"))
+    jsonschema.Draft4Validator(SARIF_SCHEMA).validate(sarif)
+    env = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "secret_files.not_tracked"]
+    assert [r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in env] == ["deploy/.env"]
+    issues = json.loads(render(a, "codequality"))
+    assert "deploy/.env" in {i["location"]["path"] for i in issues}
+    assert all(i["location"]["path"].startswith("deploy") for i in issues)

@@ -55,7 +55,9 @@ def repo_path(report: AuditReport, rel: str) -> str:
     if not git:
         return rel
     base = os.path.relpath(report.discovery.root, git.toplevel)
-    return rel if base == "." else f"{Path(base).as_posix()}/{rel}"
+    if base == ".":
+        return rel
+    return Path(base).as_posix() if rel == "." else f"{Path(base).as_posix()}/{rel}"
 
 
 def config_path(report: AuditReport) -> str:

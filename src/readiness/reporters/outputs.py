@@ -30,7 +30,7 @@ class Output:
 
 
 def formats_help() -> str:
-    return "; ".join(f"{r.name}: {r.description}" for r in REPORTERS.values())
+    return "Formats: " + ", ".join(REPORTERS)
 
 
 def parse(values: Sequence[str], output: Path | None = None) -> list[Output]:
