@@ -267,3 +267,11 @@ def test_locations_are_relative_to_the_repository_when_a_subfolder_is_audited(tm
     issues = json.loads(render(a, "codequality"))
     assert "deploy/.env" in {i["location"]["path"] for i in issues}
     assert all(i["location"]["path"].startswith("deploy") for i in issues)
+
+
+def test_no_secret_value_reaches_any_format(insecure):
+    from test_cli import PLANTED_SECRETS
+
+    for fmt in REPORTERS:
+        out = render(insecure, fmt)
+        assert not [s for s in PLANTED_SECRETS if s in out], fmt

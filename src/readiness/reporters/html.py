@@ -36,7 +36,8 @@ code{font:13px ui-monospace,Menlo,Consolas,monospace;background:#f2f4f7;padding:
 .gate{padding:.5rem .7rem;border-radius:6px;font-weight:600}
 .gate.passed{background:#e6f6ea;color:#145c2b}.gate.failed{background:#fdecec;color:#8a1c1c}
 table{border-collapse:collapse;margin:.5rem 0;width:100%}
-th,td{border:1px solid #d7dbe0;padding:.2rem .4rem;text-align:right}th:first-child,td:first-child{text-align:left}
+th,td{border:1px solid #d7dbe0;padding:.2rem .25rem;text-align:right;overflow-wrap:normal;font-size:13px}
+th:first-child,td:first-child{text-align:left}
 fieldset{border:1px solid #d7dbe0;border-radius:6px;margin:.4rem 0;padding:.3rem .6rem}
 fieldset label{display:inline-block;margin:.15rem .7rem .15rem 0;white-space:nowrap}
 ul.items{list-style:none;padding:0;margin:0}
