@@ -66,3 +66,12 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info src/*.egg-info
+
+# Accuracy benchmark (issue 11, docs/accuracy.md): audits each checkout under $(CORPUS) named by a truth
+# file in benchmarks/accuracy/truth/ with zero configuration and compares it with that truth. Fetches
+# nothing: put the checkouts there first (e.g. `make accuracy CORPUS=/work/corpus`). Always exits 0.
+# ACCURACY_ARGS="--markdown FILE --json FILE" also writes the tables and the results.
+CORPUS ?= corpus
+.PHONY: accuracy
+accuracy: setup
+	$(BIN)/python benchmarks/accuracy.py $(CORPUS) $(ACCURACY_ARGS)

@@ -162,6 +162,16 @@ class AppProbe(Probe):
     description = "Application code and config: production mode, timeouts, rate limits, CORS, breakers, pools, caches."
     claims = CLAIMS
     checks = CHECKS
+    existential_checks = frozenset(
+        {
+            "app.rate_limiting",
+            "app.circuit_breakers",
+            "app.connection_pooling",
+            "app.caching",
+            "app.audit_logging",
+            "app.feature_flags",
+        }
+    )
 
     def run(self, ctx: ProbeContext) -> Iterator[Observation]:
         found = Found()

@@ -202,6 +202,15 @@ class BackupProbe(Probe):
     description = "Scheduled database and data backups, off-site destinations, restore and DR drill records."
     claims = CLAIMS
     checks = CHECKS
+    existential_checks = frozenset(
+        {
+            "backup.db_automated",
+            "backup.config_automated",
+            "backup.offsite",
+            "backup.restore_tested",
+            "backup.dr_tested",
+        }
+    )
     settings_schema = {
         "type": "object",
         "additionalProperties": False,

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from readiness.model import Artifact, Check, Observation, Status, Subject
-from readiness.probe import Claim, Probe, ProbeContext
+from readiness.probe import ArtifactUnreadable, Claim, Probe, ProbeContext
 
 
 def _check(key: str, title: str, rationale: str, remediation: str) -> Check:
@@ -34,6 +34,12 @@ PIPELINE_PRESENT = _check(
     "A CI pipeline is defined (GitHub Actions, GitLab CI, Jenkins, CircleCI, ...)",
     "Without a pipeline, every build, test and release depends on someone's laptop.",
     "Add a pipeline definition to the repository.",
+)
+PIPELINES_VALID = _check(
+    "pipelines_valid",
+    "Every pipeline definition parses (the CI service would not reject it)",
+    "A workflow file that does not parse never runs: whatever it was meant to gate is silently ungated.",
+    "Fix the file's syntax (actionlint, `gitlab-ci lint`) or delete the file.",
 )
 TESTS_RUN = _check(
     "tests_run",
@@ -175,6 +181,7 @@ DAST = _check(
 )
 CHECKS = (
     PIPELINE_PRESENT,
+    PIPELINES_VALID,
     TESTS_RUN,
     LINT,
     SAST,
@@ -638,6 +645,7 @@ class Found:
     files: list[str] = field(default_factory=list)
     updates: list[tuple[Subject, str]] = field(default_factory=list)
     policies: list[tuple[Subject, str]] = field(default_factory=list)
+    invalid: list[tuple[Subject, str]] = field(default_factory=list)  # pipeline files the CI service would reject
 
 
 class CiProbe(Probe):
@@ -649,12 +657,43 @@ class CiProbe(Probe):
     )
     claims = CLAIMS
     checks = CHECKS
+    existential_checks = frozenset(
+        {
+            "ci.pipeline_present",
+            "ci.tests_run",
+            "ci.lint",
+            "ci.sast",
+            "ci.dependency_scan",
+            "ci.image_build",
+            "ci.image_scan",
+            "ci.artifact_push",
+            "ci.deploy_automated",
+            "ci.approval_gates",
+            "ci.deploy_strategy",
+            "ci.e2e_tests",
+            "ci.smoke_tests",
+            "ci.load_tests",
+            "ci.rollback",
+            "ci.parallel_jobs",
+            "ci.dependency_cache",
+            "ci.dependency_updates",
+            "ci.policy_enforcement",
+            "ci.dast",
+        }
+    )
 
     def run(self, ctx: ProbeContext) -> Iterator[Observation]:
         found = Found()
+        universal = tuple(c.id for c in CHECKS if c.id not in self.existential_checks and c is not PIPELINES_VALID)
         for art in ctx.artifacts:
             with ctx.guard(art):
-                self._read(ctx, art, found)
+                try:
+                    self._read(ctx, art, found)
+                except ArtifactUnreadable as exc:
+                    # An invalid pipeline is a finding of its own; it cannot disprove what other pipelines prove.
+                    where = Subject(path=art.path, line=exc.line)
+                    found.invalid.append((where, str(exc)))
+                    ctx.emitted.extend(ctx.errors(where, str(exc), art.production, universal))
         yield from self._judge(ctx, found)
 
     def _read(self, ctx: ProbeContext, art: Artifact, found: Found) -> None:
@@ -709,6 +748,11 @@ class CiProbe(Probe):
 
     def _judge(self, ctx: ProbeContext, found: Found) -> Iterator[Observation]:
         jobs = found.jobs
+        for subject, reason in found.invalid:
+            yield ctx.observe(PIPELINES_VALID.id, Status.FAIL, subject, f"the CI service would reject it: {reason}")
+        if found.files and not found.invalid:
+            message = f"{len(found.files)} pipeline file(s) parse"
+            yield ctx.observe(PIPELINES_VALID.id, Status.PASS, Subject(path=found.files[0], line=1), message)
         if not found.files:
             looked = ".github/workflows, .gitlab-ci.yml, .circleci, azure-pipelines.yml, bitbucket-pipelines.yml, "
             looked += "Jenkinsfile"

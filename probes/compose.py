@@ -18,13 +18,13 @@ A service that leaves a runtime fact to its image (no ``user:``, no
 ``healthcheck:``) is judged from the Dockerfile of its local build context;
 for a registry image it is ``unknown``, which the live engine probe can decide.
 
-Which projects are production: those configured under
-``probes.compose.projects``; by default, per folder, the projects holding a
-file named prod/production (stacked on the base file when it redefines the
-base's services), else the base file with its override. Other projects are
-still reported, with ``production`` false. A project Compose rejects (an
-unset ``${VAR:?err}``, a schema error) or cannot be resolved at all gives
-``error`` observations with Compose's reason; nothing passes unresolved.
+Which projects exist and which are production is the deployment model's
+answer (``readiness deployments`` shows it): configured projects, the
+commands the repository runs, and Compose's defaults per folder. Other
+projects are still reported, with ``production`` false. A project Compose
+rejects (an unset ``${VAR:?err}``, a schema error) or cannot be resolved at
+all gives ``error`` observations with Compose's reason; nothing passes
+unresolved.
 
 Settings (``.readiness.yaml``)::
 
@@ -58,27 +58,11 @@ import yaml
 from readiness.probes import dockerfile as df
 
 from readiness import yaml_lines
+from readiness.deployment.compose import COMPOSE_GLOBS
 from readiness.inventory import Mount, Service
 from readiness.model import Check, Status, Strength, Subject
 from readiness.probe import ArtifactUnreadable, Claim, Probe, ProbeContext
 
-COMPOSE_GLOBS = (
-    "docker-compose*.yml",
-    "docker-compose*.yaml",
-    "compose.yml",
-    "compose.yaml",
-    "compose.*.yml",
-    "compose.*.yaml",
-)
-# The order Compose v2 looks for a project's default file, and the override it adds.
-BASE_NAMES = ("compose.yaml", "compose.yml", "docker-compose.yaml", "docker-compose.yml")
-OVERRIDE_NAMES = {
-    "compose.yaml": ("compose.override.yaml", "compose.override.yml"),
-    "compose.yml": ("compose.override.yml", "compose.override.yaml"),
-    "docker-compose.yaml": ("docker-compose.override.yaml", "docker-compose.override.yml"),
-    "docker-compose.yml": ("docker-compose.override.yml", "docker-compose.override.yaml"),
-}
-PROD_NAME = re.compile(r"(^|[._-])prod(uction)?([._-]|$)", re.IGNORECASE)
 DEFAULT_PUBLIC_PORTS = (80, 443)
 RESOLVE_TIMEOUT = 60
 ALL_INTERFACES = frozenset({"", "0.0.0.0", "::", "[::]"})
@@ -323,51 +307,6 @@ class Project:
 
     def label(self) -> str:
         return " + ".join(self.files)
-
-
-def group_projects(
-    paths: list[str], docs: dict[str, Any], production: dict[str, bool], explicit: list[dict[str, Any]]
-) -> list[Project]:
-    """Compose projects among ``paths``: the configured ones, then one default grouping per folder.
-
-    Per folder: the base file (Compose's own lookup order) with its override;
-    each other file is stacked on the base when it redefines one of the
-    base's services (an override such as docker-compose.prod.yml), else
-    stands alone. Production, unless configured: the projects with a file
-    named prod/production, else the base project, else (no base file) each
-    standalone file by its scope.
-    """
-    projects: list[Project] = []
-    taken: set[str] = set()
-    for spec in explicit:
-        files = [posixpath.normpath(f) for f in spec["files"]]
-        prod = spec.get("production", all(production.get(f, True) for f in files))
-        projects.append(Project(files, prod))
-        taken.update(files)
-    by_dir: dict[str, list[str]] = {}
-    for p in paths:
-        by_dir.setdefault(posixpath.dirname(p), []).append(p)
-    for _folder, files in sorted(by_dir.items()):
-        # A configured project may take the base file; the folder's variants still stack on it.
-        names = {posixpath.basename(f): f for f in files}
-        base_name = next((n for n in BASE_NAMES if n in names), None)
-        base = names.get(base_name) if base_name else None
-        override = next((names[o] for o in OVERRIDE_NAMES.get(base_name or "", ()) if o in names), None)
-        prod_files = {f for f in files if PROD_NAME.search(posixpath.basename(f))}
-        base_services = set(_services(docs.get(base))) if base else set()
-        if base and base not in taken:
-            stack = [base] + ([override] if override and override not in taken else [])
-            projects.append(Project(stack, not prod_files and production.get(base, True)))
-        for f in sorted(files):
-            if f in (base, override) or f in taken:
-                continue
-            stacked = base is not None and bool(base_services & set(_services(docs.get(f))))
-            if f in prod_files:
-                prod = production.get(f, True)
-            else:
-                prod = not prod_files and base is None and production.get(f, True)
-            projects.append(Project([base, f] if stacked and base else [f], prod))
-    return projects
 
 
 # ---------------------------------------------------------------- the Compose binary
@@ -1044,8 +983,9 @@ class ComposeProbe(Probe):
                         ctx.emitted.extend(ctx.errors(Subject(path=f), f"skipped: {art.skipped}", art.production))
                     else:
                         self._load(ctx, art, docs)
-        scope = {a.path: a.production for a in ctx.all_artifacts}
-        projects = group_projects(sorted(docs), docs, scope, explicit)
+        # Which files Compose merges, and which projects are production, is the deployment model's answer.
+        assert ctx.deployments is not None, "the runner builds the deployment map before any probe"
+        projects = [Project(list(d.files), d.production) for d in ctx.deployments.deployments if d.kind == "compose"]
         in_production = {f for p in projects if p.production for f in p.files}
         for path in sorted(docs):
             self._inventory(ctx, path, path in in_production, docs[path])

@@ -81,6 +81,7 @@ class DeployProbe(Probe):
     description = "Blue-green switching, rollback procedures and scripts, automated cleanup of images and logs."
     claims = CLAIMS
     checks = CHECKS
+    existential_checks = frozenset({"deploy.blue_green", "deploy.rollback_procedure", "deploy.cleanup_automated"})
 
     def run(self, ctx: ProbeContext) -> Iterator[Observation]:
         schedule_paths = {a.path for a in ctx.artifacts if any(c.spec().match_file(a.path) for c in schedules.CLAIMS)}

@@ -225,6 +225,28 @@ class DocsProbe(Probe):
     description = "Operational documentation: guides, runbooks, incident and DR plans, RTO/RPO, changelog, diagrams."
     claims = CLAIMS
     checks = CHECKS
+    existential_checks = frozenset(
+        {
+            "docs.deployment_guide",
+            "docs.infra_configuration",
+            "docs.monitoring_guide",
+            "docs.troubleshooting",
+            "docs.runbooks",
+            "docs.incident_response",
+            "docs.oncall",
+            "docs.disaster_recovery",
+            "docs.backup_restore",
+            "docs.rto_rpo",
+            "docs.capacity_scaling",
+            "docs.performance_procedures",
+            "docs.patching_process",
+            "docs.secret_rotation",
+            "docs.security_policy",
+            "docs.changelog",
+            "docs.architecture_diagram",
+            "docs.api_versioning",
+        }
+    )
     settings_schema = {
         "type": "object",
         "additionalProperties": False,

@@ -150,6 +150,7 @@ class ImageScanProbe(Probe):
     )
     claims = CLAIMS
     checks = CHECKS
+    existential_checks = frozenset({"image_scan.in_ci"})
     settings_schema = {
         "type": "object",
         "additionalProperties": False,

@@ -416,6 +416,7 @@ class LoggingProbe(Probe):
     description = "Log shipping, retention, rotation and JSON format from shipper, runtime and application configs."
     claims = CLAIMS
     checks = CHECKS
+    existential_checks = frozenset({"logging.centralized", "logging.retention", "logging.structured"})
 
     def run(self, ctx: ProbeContext) -> Iterator[Observation]:
         found: list[Evidence] = []

@@ -208,6 +208,26 @@ class MonitoringProbe(Probe):
     description = "Prometheus, alert rules (PromQL parsed), Alertmanager routes, Grafana, Loki, tracing, APM, RUM."
     claims = CLAIMS
     checks = CHECKS
+    existential_checks = frozenset(
+        {
+            "monitoring.prometheus_configured",
+            "monitoring.alert_rules",
+            "monitoring.alertmanager_receivers",
+            "monitoring.multi_channel_notifications",
+            "monitoring.critical_alerts",
+            "monitoring.slo_rules",
+            "monitoring.resource_metrics",
+            "monitoring.db_metrics",
+            "monitoring.grafana_dashboards",
+            "monitoring.loki_configured",
+            "monitoring.log_alerts",
+            "monitoring.structured_logging",
+            "monitoring.synthetic_checks",
+            "monitoring.tracing_configured",
+            "monitoring.apm",
+            "monitoring.rum",
+        }
+    )
 
     def run(self, ctx: ProbeContext) -> Iterator[Observation]:
         seen = Seen()

@@ -11,6 +11,7 @@ the configuration file, and never reaches the evidence.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import posixpath
@@ -20,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from readiness.deployment.compose import ServiceView
 from readiness.model import Check, Observation, Status, Strength, Subject
 from readiness.probe import Claim, CliOption, Probe, ProbeContext
 
@@ -74,7 +76,6 @@ CLAIMS = (
     Claim(("postgresql.conf", "postgresql.auto.conf", "**/postgresql/*.conf", "**/conf.d/*.conf")),
     Claim(("pg_hba.conf",)),
     Claim(("pgbouncer.ini", "pgpool.conf", "**/pgbouncer/*.ini")),
-    Claim(("docker-compose*.yml", "docker-compose*.yaml", "compose*.yml", "compose*.yaml")),
     Claim(("*.sql",), sniff=re.compile(rb"(?i)create\s+table|row\s+level\s+security|create\s+policy")),
 )
 TARGET = {
@@ -98,6 +99,7 @@ class Evidence:
     message: str
     facts: dict[str, Any] = field(default_factory=dict)
     strength: Strength = Strength.DECLARED
+    production: bool | None = None  # None: the scope of the subject's file
 
 
 def conf_settings(text: str) -> dict[str, tuple[str, int]]:
@@ -207,53 +209,38 @@ def judge_version(
     return Evidence(VERSION, Status.PASS, subject, message, facts, strength)
 
 
-def judge_compose(path: str, doc: Any, today: dt.date) -> tuple[list[Evidence], list[str], bool]:
-    """Evidence from postgres services; the services' names; whether a pooler service exists."""
-    out: list[Evidence] = []
-    names: list[str] = []
-    pooler = False
-    services = doc.get("services") if isinstance(doc, dict) else None
-    for name, svc in (services or {}).items():
-        if not isinstance(svc, dict):
-            continue
-        image = str(svc.get("image", ""))
-        repo, _, tag = image.split("@")[0].rpartition(":") if ":" in image.split("/")[-1] else (image, "", "")
-        if POOLER_IMAGES.search(repo or image):
-            pooler = True
-            out.append(
-                Evidence(
-                    POOLING,
-                    Status.PASS,
-                    Subject(path=path, line=services.key_line(name), name=str(name)),
-                    f"service {name} runs {image}",
-                )
-            )
-            continue
-        if not re.search(
-            r"(^|/)(postgres|postgis/postgis|timescale/timescaledb\S*|bitnami/postgresql)$", repo or image
-        ):
-            continue
-        names.append(str(name))
-        subject = Subject(path=path, line=services.key_line(name), name=str(name))
-        m = re.match(r"^(\d+)(?:\.(\d+))?", tag)
-        if m:
-            out.append(judge_version(subject, int(m.group(1)), int(m.group(2)) if m.group(2) else None, today))
-        else:
-            out.append(Evidence(VERSION, Status.UNKNOWN, subject, f"image {image} pins no version tag"))
-        env = svc.get("environment") or {}
-        if isinstance(env, list):
-            env = dict(str(e).split("=", 1) if "=" in str(e) else (str(e), "") for e in env)
-        method = str(env.get("POSTGRES_HOST_AUTH_METHOD", ""))
-        if method in WEAK_METHODS:
-            out.append(Evidence(SCRAM, Status.FAIL, subject, f"POSTGRES_HOST_AUTH_METHOD={method}"))
-        command = (
-            " ".join(map(str, svc.get("command") or []))
-            if isinstance(svc.get("command"), list)
-            else str(svc.get("command") or "")
+def judge_compose(view: ServiceView, today: dt.date, production: bool) -> tuple[list[Evidence], bool, bool]:
+    """Evidence from one compose service as its project merges it; whether it is a database; a pooler."""
+    image = str(view.get("image") or "")
+    repo, _, tag = image.split("@")[0].rpartition(":") if ":" in image.split("/")[-1] else (image, "", "")
+    subject = view.where("image")
+    if POOLER_IMAGES.search(repo or image):
+        return (
+            [Evidence(POOLING, Status.PASS, subject, f"service {view.name} runs {image}", production=production)],
+            False,
+            True,
         )
-        for key, value in re.findall(r"-c\s+([a-z_]+)=(\S+)", command):
-            out += list(judge_conf(path, {key: (value, services.key_line(name))}))
-    return out, names, pooler
+    if not re.search(r"(^|/)(postgres|postgis/postgis|timescale/timescaledb\S*|bitnami/postgresql)$", repo or image):
+        return [], False, False
+    out: list[Evidence] = []
+    m = re.match(r"^(\d+)(?:\.(\d+))?", tag)
+    if m:
+        out.append(judge_version(subject, int(m.group(1)), int(m.group(2)) if m.group(2) else None, today))
+    else:
+        out.append(Evidence(VERSION, Status.UNKNOWN, subject, f"image {image} pins no version tag"))
+    method = view.environment().get("POSTGRES_HOST_AUTH_METHOD", "")
+    if method in WEAK_METHODS:
+        out.append(
+            Evidence(
+                SCRAM, Status.FAIL, view.where_env("POSTGRES_HOST_AUTH_METHOD"), f"POSTGRES_HOST_AUTH_METHOD={method}"
+            )
+        )
+    command = view.get("command")
+    command = " ".join(map(str, command)) if isinstance(command, list) else str(command or "")
+    where = view.where("command")
+    for key, value in re.findall(r"-c\s+([a-z_]+)=(\S+)", command):
+        out += list(judge_conf(where.path or "", {key: (value, where.line or 0)}))
+    return [dataclasses.replace(e, production=production) for e in out], True, False
 
 
 def judge_sql(path: str, text: str) -> tuple[list[tuple[str, int]], set[str]]:
@@ -317,23 +304,26 @@ class PostgresProbe(Probe):
                     )
                 elif name.endswith(".conf"):
                     found += judge_conf(art.path, conf_settings(text))
-                elif name.endswith((".yml", ".yaml")):
-                    for doc in ctx.read_yaml(art):
-                        evidence, names, has_pooler = judge_compose(art.path, doc, today)
-                        found += evidence
-                        databases += names
-                        pooler = pooler or has_pooler
                 elif name.endswith(".sql"):
                     tables, enabled = judge_sql(art.path, text)
                     tenant_tables += [(t, art.path, line) for t, line in tables]
                     protected |= enabled
+        # Compose services as their deployment merges them: an override file's environment counts.
+        for deployment, view in ctx.compose_services():
+            evidence, is_database, has_pooler = judge_compose(view, today, deployment.production)
+            found += evidence
+            if is_database and deployment.production:
+                databases.append(view.name)
+            pooler = pooler or has_pooler
         if ctx.targets:
             found += self._live(ctx, ctx.targets, today)
         yield from self._emit(ctx, found, databases, pooler, tenant_tables, protected)
 
     def _emit(self, ctx, found, databases, pooler, tenant_tables, protected) -> Iterator[Observation]:
         for e in found:
-            yield ctx.observe(e.check.id, e.status, e.subject, e.message, strength=e.strength, facts=e.facts)
+            yield ctx.observe(
+                e.check.id, e.status, e.subject, e.message, strength=e.strength, facts=e.facts, production=e.production
+            )
         seen = {e.check.id for e in found}
         if POOLING.id not in seen and databases:
             message = f"no PgBouncer or Pgpool in front of {', '.join(databases)}"

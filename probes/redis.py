@@ -15,6 +15,7 @@ import shlex
 from collections.abc import Iterator
 from typing import Any
 
+from readiness.deployment.compose import ServiceView
 from readiness.model import Check, Observation, Status, Subject
 from readiness.probe import Claim, Probe, ProbeContext
 
@@ -31,10 +32,7 @@ PROTECTED = Check(
     "Keep protected-mode yes, and bind to loopback or private addresses only.",
 )
 CHECKS = (AUTH, PROTECTED)
-CLAIMS = (
-    Claim(("redis.conf", "*.redis.conf", "**/redis/*.conf", "users.acl", "**/redis/*.acl")),
-    Claim(("docker-compose*.yml", "docker-compose*.yaml", "compose*.yml", "compose*.yaml")),
-)
+CLAIMS = (Claim(("redis.conf", "*.redis.conf", "**/redis/*.conf", "users.acl", "**/redis/*.acl")),)
 REDIS_IMAGES = re.compile(r"(^|/)(redis|redis-stack-server|valkey/valkey|bitnami/redis)(:|@|$)")
 ALL_INTERFACES = {"0.0.0.0", "*", "::", "-::*", "::*"}
 
@@ -126,41 +124,37 @@ class RedisProbe(Probe):
                     if name.endswith(".acl"):
                         settings = {"user": settings.get("user", [])}
                     findings = judge(settings, Subject(path=art.path, line=1))
-                else:
-                    findings = self._compose(art.path, ctx.read_yaml(art))
                 for check, status, subject, message in findings:
                     yield ctx.observe(check.id, status, subject, message)
+        for deployment, view in ctx.compose_services():
+            for check, status, subject, message in self._compose(view):
+                yield ctx.observe(check.id, status, subject, message, production=deployment.production)
 
     @staticmethod
-    def _compose(path: str, docs: list) -> Iterator[tuple[Check, Status, Subject, str]]:
-        for doc in docs:
-            services = doc.get("services") if isinstance(doc, dict) else None
-            for name, svc in (services or {}).items():
-                if not isinstance(svc, dict) or not REDIS_IMAGES.search(str(svc.get("image", ""))):
-                    continue
-                subject = Subject(path=path, line=services.key_line(name), name=str(name))
-                settings = from_command(svc.get("command"))
-                mounts_conf = any("redis.conf" in str(v) for v in svc.get("volumes") or [])
-                if mounts_conf and not settings:
-                    continue  # judged from the mounted redis.conf itself
-                env = svc.get("environment") or {}
-                env_text = " ".join(env) if isinstance(env, list) else " ".join(f"{k}={v}" for k, v in env.items())
-                if "REDIS_PASSWORD" in env_text and "requirepass" not in settings:
-                    settings["requirepass"] = [(["${REDIS_PASSWORD}"], 0)]  # the bitnami image reads it
-                for check, status, where, message in judge(settings, subject):
-                    if check is PROTECTED and "protected-mode" not in settings:
-                        # The official image's entrypoint starts redis-server with --protected-mode no.
-                        if svc.get("ports"):
-                            yield (
-                                check,
-                                Status.FAIL,
-                                subject,
-                                "the image turns protected mode off and ports are published",
-                            )
-                        else:
-                            message = (
-                                "the image turns protected mode off, but no port is published (Compose networks only)"
-                            )
-                            yield check, Status.PASS, subject, message
-                        continue
-                    yield check, status, where, message
+    def _compose(view: ServiceView) -> Iterator[tuple[Check, Status, Subject, str]]:
+        """One Redis service as its compose project merges it (an override's command counts)."""
+        if not REDIS_IMAGES.search(str(view.get("image") or "")):
+            return
+        subject = view.where("image")
+        settings = from_command(view.get("command"))
+        mounts_conf = any("redis.conf" in str(v) for v in view.get("volumes") or [])
+        if mounts_conf and not settings:
+            return  # judged from the mounted redis.conf itself
+        env = view.environment()
+        if "REDIS_PASSWORD" in env and "requirepass" not in settings:
+            settings["requirepass"] = [(["${REDIS_PASSWORD}"], 0)]  # the bitnami image reads it
+        for check, status, where, message in judge(settings, subject):
+            if check is PROTECTED and "protected-mode" not in settings:
+                # The official image's entrypoint starts redis-server with --protected-mode no.
+                if view.get("ports"):
+                    yield (
+                        check,
+                        Status.FAIL,
+                        view.where("ports"),
+                        "the image turns protected mode off and ports are published",
+                    )
+                else:
+                    message = "the image turns protected mode off, but no port is published (Compose networks only)"
+                    yield check, Status.PASS, subject, message
+                continue
+            yield check, status, where if where.path else subject, message

@@ -242,6 +242,9 @@ class SecretsProbe(Probe):
     description = "Hardcoded credentials (files and history), secret managers, rotation, logging, access audit."
     claims = (Claim(TEXT_GLOBS, include_ignored=False),)
     checks = (NO_HARDCODED, HISTORY_CLEAN, MANAGER, ROTATION, NOT_LOGGED, ACCESS_AUDITED)
+    existential_checks = frozenset(
+        {"secrets.manager_configured", "secrets.rotation_configured", "secrets.access_audited"}
+    )
     settings_schema = SETTINGS
     cli_options = (
         CliOption(

@@ -62,7 +62,7 @@ def test_weak_configuration_fails_naming_lines(tmp_path):
     assert [(s, p, line) for s, p, line, _ in scram] == [
         (Status.FAIL, "db/pg_hba.conf", 3),
         (Status.FAIL, "db/pg_hba.conf", 4),  # address and netmask in two columns, then the method
-        (Status.FAIL, "docker-compose.yml", 2),
+        (Status.FAIL, "docker-compose.yml", 5),  # the POSTGRES_HOST_AUTH_METHOD line itself
     ]
     assert of(obs, "postgres.ssl_required")[0][:3] == (Status.FAIL, "db/pg_hba.conf", 3)
     assert "reached end of life on 2025-11-13" in of(obs, "postgres.version_supported")[0][3]

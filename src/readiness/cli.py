@@ -88,6 +88,11 @@ def cli() -> None:
     type=click.Path(path_type=Path),
     help="Config file to use instead of PATH/.readiness.yaml.",
 )
+@click.option(
+    "--deployment",
+    metavar="NAME",
+    help="Audit only this deployment as production (names: `readiness deployments PATH`).",
+)
 def audit(
     path: Path,
     policies: tuple[str, ...],
@@ -99,6 +104,7 @@ def audit(
     fail_on: str,
     require_attestations: bool,
     config_path: Path | None,
+    deployment: str | None,
     **probe_values: Any,
 ) -> int:
     """Audit PATH (default: the current directory) and report every checklist item.
@@ -132,7 +138,7 @@ def audit(
         if interactive:
             click.echo(f"\r\033[K{msg}", err=True, nl=False)
 
-    report = run_audit(path, cfg, list(policies) or None, progress=progress)
+    report = run_audit(path, cfg, list(policies) or None, progress=progress, deployment=deployment)
     if interactive:
         click.echo("\r\033[K", err=True, nl=False)
     threshold = None if fail_on == "none" else Severity(fail_on)
@@ -270,6 +276,26 @@ def init(path: Path, force: bool) -> int:
         raise UsageProblem(f"{target} exists (use --force to overwrite)")
     target.write_text(config_mod.template(), encoding="utf-8")
     click.echo(f"wrote {target}", err=True)
+    return EXIT_OK
+
+
+@cli.command()
+@click.argument("path", default=".", type=click.Path(path_type=Path, file_okay=False))
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="Config file instead of .readiness.yaml")
+def deployments(path: Path, fmt: str, config_path: Path | None) -> int:
+    """Show the deployments PATH ships: environment and why, units, files they use, and orphans."""
+    from .deployment import build
+    from .deployment.render import text
+    from .discovery import discover
+    from .probe import Files
+
+    if not path.is_dir():
+        raise UsageProblem(f"{path}: no such directory")
+    cfg = config_mod.load(path.resolve(), config_path)
+    found = discover(path, cfg)
+    dmap = build(found, cfg, Files(found.root))
+    click.echo(json.dumps(dmap.to_json(), indent=2) + "\n" if fmt == "json" else text(dmap), nl=False)
     return EXIT_OK
 
 

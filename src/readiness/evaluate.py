@@ -9,6 +9,7 @@ passes by default.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,6 +44,7 @@ def check_result(
     observations: Sequence[Observation],
     offered: set[str],
     planned: dict[str, dict[str, str]],
+    existential: frozenset[str] = frozenset(),
 ) -> CheckResult:
     if check not in offered:
         if check in planned:
@@ -57,6 +59,20 @@ def check_result(
             f"{check}: only non-production files were observed" if others else f"{check}: no observation",
         )
     by = {s: [(i, o) for i, o in mine if o.status is s] for s in Status}
+    if check in existential and by[Status.PASS]:
+        # "CI runs the tests": one valid proof suffices; unreadable or failing other inputs are still reported.
+        sel = by[Status.PASS]
+        others = len(mine) - len(sel)
+        note = f" ({others} other observation(s) of this check do not prove it)" if others else ""
+        return CheckResult(check, VerdictStatus.PASS, _summarise(sel, 2) + note, _ids(mine), _strongest(sel))
+    if check in existential and by[Status.ERROR] and len(by[Status.ERROR]) < len(mine):
+        # An unrelated file that cannot be read does not make "nothing proves it" unknown; it stays reported.
+        unread = f" ({len(by[Status.ERROR])} unreadable input(s) reported apart)"
+        # Same positions (observation ids), with this check's errors set aside.
+        kept = [dataclasses.replace(o, check="") if o.check == check and o.status is Status.ERROR else o
+                for o in observations]  # fmt: skip
+        rest = check_result(check, kept, offered, planned)
+        return dataclasses.replace(rest, reason=rest.reason + unread)
     if by[Status.FAIL]:
         sel = by[Status.FAIL]
         return CheckResult(check, VerdictStatus.FAIL, _summarise(sel), _ids(sel), _strongest(sel))
@@ -161,10 +177,15 @@ def evaluate(
     attestations: list[Attestation],
     severity_overrides: dict[str, str],
     today: dt.date,
+    existential: frozenset[str] = frozenset(),
 ) -> tuple[list[ItemVerdict], dict[str, CheckResult]]:
-    """Every item of every pack, in pack order, and the check results behind them."""
+    """Every item of every pack, in pack order, and the check results behind them.
+
+    ``existential`` checks claim that something exists ("a backup job"): one passing observation in
+    production proves them. The others are universal ("every service runs as non-root"): any failure fails
+    them, any unreadable input leaves them unknown."""
     wanted = {c for p in packs for i in p.items if i.evidence for c in i.evidence.checks()}
-    results = {c: check_result(c, observations, offered, planned) for c in sorted(wanted)}
+    results = {c: check_result(c, observations, offered, planned, existential) for c in sorted(wanted)}
     verdicts: list[ItemVerdict] = []
     for pack in packs:
         done: dict[str, ItemVerdict] = {}

@@ -16,12 +16,15 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pathspec
 
 from .discovery import GitInfo
 from .inventory import Inventory
+
+if TYPE_CHECKING:
+    from .deployment import DeploymentMap
 from .model import Artifact, Check, Observation, Status, Strength, Subject, VcsState
 
 ENTRY_POINT_GROUP = "readiness.probes"
@@ -59,7 +62,11 @@ class Gap:
 
 
 class ArtifactUnreadable(Exception):
-    """The content of an artifact cannot be used; the message says why."""
+    """The content of an artifact cannot be used; the message says why, ``line`` where (when known)."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
 
 
 @dataclass(frozen=True)
@@ -133,6 +140,7 @@ class ProbeContext:
     git: GitInfo | None
     settings: dict[str, Any] = field(default_factory=dict)
     targets: Any = None  # live probes: their block of `live:` in the config
+    deployments: DeploymentMap | None = None  # what the repository ships, and which of it is production
     emitted: list[Observation] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
 
@@ -162,7 +170,8 @@ class ProbeContext:
         except yaml.YAMLError as exc:
             line = yaml_lines.error_line(exc)
             where = f" at line {line}" if line else ""
-            raise ArtifactUnreadable(f"YAML does not parse{where}: {str(exc).splitlines()[0][:160]}") from exc
+            reason = f"YAML does not parse{where}: {str(exc).splitlines()[0][:160]}"
+            raise ArtifactUnreadable(reason, line) from exc
 
     def observe(
         self,
@@ -211,6 +220,22 @@ class ProbeContext:
             reason = f"probe failed on this file: {type(exc).__name__}: {str(exc)[:200]}"
             self.emitted.extend(self.errors(Subject(path=artifact.path), reason, artifact.production))
 
+    def compose_services(self, checks: tuple[str, ...] = ()) -> list:
+        """Every compose service as its deployment merges it, as (deployment, service view) pairs.
+
+        A compose file that does not parse gives ``error`` observations of ``checks`` (default: all of this
+        probe's) on that file, once: its services cannot be judged, so nothing they feed may pass.
+        """
+        if self.deployments is None:
+            return []
+        for path, where in sorted(self.deployments.compose_errors.items()):
+            art = self.artifact(path)
+            subject = Subject(path=path, line=where.line)
+            self.emitted.extend(
+                self.errors(subject, where.name or "does not parse", art.production if art else True, checks)
+            )
+        return self.deployments.compose_services()
+
     def gap(self, subject: Subject, reason: str) -> None:
         """Record something this probe could not examine (kept in the evidence's coverage)."""
         self.gaps.append(Gap(self.probe.name, subject, reason))
@@ -245,6 +270,9 @@ class Probe:
     stage: ClassVar[Literal["inventory", "check"]] = "check"
     claims: ClassVar[tuple[Claim, ...]] = ()
     checks: ClassVar[tuple[Check, ...]] = ()
+    # Checks that claim something exists ("CI runs the tests", "a backup job"): one passing observation in
+    # production proves them, and unrelated unreadable files do not block them. The rest are universal.
+    existential_checks: ClassVar[frozenset[str]] = frozenset()
     description: ClassVar[str] = ""
     # JSON Schema of this probe's block under `probes:` (and, for live probes,
     # under `live:`) in .readiness.yaml.

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .attestations import AttestationFile
+from .deployment import DeploymentMap
 from .discovery import Discovery
 from .evaluate import CheckResult, gate_failures
 from .inventory import Inventory
@@ -69,6 +70,7 @@ class AuditReport:
     config_source: str | None
     gaps: list[Gap] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    deployments: DeploymentMap | None = None
 
     def gate(self, threshold: Severity | None, require_attestations: bool) -> Gate:
         return Gate(
@@ -151,6 +153,7 @@ class AuditReport:
             },
             "artifacts": artifacts,
             "inventory": self.inventory.to_json(),
+            "deployments": self.deployments.to_json() if self.deployments else None,
             "observations": [
                 {
                     "index": i,

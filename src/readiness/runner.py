@@ -9,6 +9,9 @@ from pathlib import Path
 from . import __version__
 from . import attestations as attestations_mod
 from .config import Config, ConfigError, validate
+from .deployment import DeploymentMap
+from .deployment import apply as apply_scope
+from .deployment import build as build_deployments
 from .discovery import Discovery, discover
 from .evaluate import evaluate
 from .inventory import Inventory
@@ -49,10 +52,18 @@ def _absence(
 
 
 def run_probe(
-    cls: type[Probe], found: Discovery, files: Files, inventory: Inventory, config: Config
+    cls: type[Probe],
+    found: Discovery,
+    files: Files,
+    inventory: Inventory,
+    config: Config,
+    deployments: DeploymentMap | None = None,
 ) -> tuple[list[Observation], list[Gap], ProbeRun]:
     """One probe over a discovered tree, as the audit runs it: unreadable inputs, crashes
     and silence become observations. Tests and benchmarks call it to drive a single probe."""
+    if deployments is None:  # one probe driven on its own (tests, benchmarks): scope it as an audit would
+        deployments = build_deployments(found, config, files)
+        found = apply_scope(found, deployments)
     probe = cls()
     claimed = probe.claimed(found.artifacts, files)
     ctx = ProbeContext(
@@ -65,6 +76,7 @@ def run_probe(
         git=found.git,
         settings=config.probe_settings(probe.name),
         targets=config.live_targets(probe.name),
+        deployments=deployments,
     )
     for art, claim in probe.unreadable_claims(found.artifacts):
         reason = f"skipped: {art.skipped}"
@@ -104,6 +116,7 @@ def audit(
     policies: list[str] | None = None,
     progress: Progress | None = None,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    deployment: str | None = None,
 ) -> AuditReport:
     """Run every installed probe over ``root`` and evaluate the chosen packs."""
     started = now()
@@ -126,13 +139,16 @@ def audit(
     atts = attestations_mod.load(found.root, config.attestations)
     attestations_mod.check_items(atts, packs, load_packs(builtin_pack_names()))
     files = Files(found.root)
+    say("finding the deployments the repository ships")
+    deployments = build_deployments(found, config, files, deployment)
+    found = apply_scope(found, deployments)
     inventory = Inventory()
     observations: list[Observation] = []
     gaps: list[Gap] = []
     runs: list[ProbeRun] = []
     for cls in probe_classes:
         say(f"probe {cls.name}")
-        mine, probe_gaps, run = run_probe(cls, found, files, inventory, config)
+        mine, probe_gaps, run = run_probe(cls, found, files, inventory, config, deployments)
         observations.extend(mine)
         gaps.extend(probe_gaps)
         runs.append(run)
@@ -149,6 +165,7 @@ def audit(
         atts.entries if atts else [],
         config.severity,
         started.date(),
+        frozenset(c for cls in probe_classes for c in cls.existential_checks),
     )
     return AuditReport(
         tool_version=__version__,
@@ -164,5 +181,6 @@ def audit(
         check_results=results,
         attestations=atts,
         config_source=config.source,
+        deployments=deployments,
         gaps=sorted(gaps, key=lambda g: (g.probe, g.subject.path or "", g.subject.line or 0, g.reason)),
     )
