@@ -7,6 +7,7 @@ go-live gate requires is a ``failure``; unknown, not applicable and unattested m
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -54,11 +55,13 @@ def build(report: AuditReport, gate: Gate) -> ET.Element:
     for v in report.verdicts:
         by_pack.setdefault(v.pack, []).append(v)
     seconds = f"{(report.finished - report.started).total_seconds():.3f}"
+    # JUnit's schema wants an ISO 8601 time without a zone (UTC here)
+    started = report.started.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
     root = ET.Element("testsuites", name="readiness", time=seconds)
     totals: Counter[str] = Counter()
     for pack in report.packs:
         verdicts = by_pack.get(pack.name, [])
-        suite = ET.SubElement(root, "testsuite", name=pack.name, timestamp=report.started.isoformat(), time=seconds)
+        suite = ET.SubElement(root, "testsuite", name=pack.name, timestamp=started, time=seconds)
         props = ET.SubElement(suite, "properties")
         ET.SubElement(props, "property", name="pack.version", value=str(pack.version))
         ET.SubElement(props, "property", name="pack.sha256", value=pack.sha256)
