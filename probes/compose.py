@@ -839,8 +839,9 @@ def _address_scope(host_ip: str) -> str:
     return "public"
 
 
-def judge_ports(svc: dict, built: Built | None, allowed: frozenset[int]) -> list[Finding]:
-    """One finding per published port: public ones must be in the allowed set."""
+def judge_ports(svc: dict, built: Built | None, allowed: frozenset[int], entry_point: bool = False) -> list[Finding]:
+    """One finding per published port: public ones must be in the allowed set, or be the stack's entry point
+    (its reverse proxy or the one web-facing unit), which is there to be reached."""
     if str(svc.get("network_mode") or "") == "host":
         msg = "network_mode: host: every port the container listens on is open on all host interfaces"
         return [Finding(PUBLIC_PORTS, Status.FAIL, msg, ("network_mode",))]
@@ -863,6 +864,9 @@ def judge_ports(svc: dict, built: Built | None, allowed: frozenset[int]) -> list
         what = "all interfaces (IPv4 and IPv6)" if host_ip in ALL_INTERFACES else f"the public address {host_ip}"
         if numbers and set(numbers) <= allowed:
             out.append(Finding(PUBLIC_PORTS, Status.PASS, f"{shown}: on {what}, and allowed", where, match, facts))
+        elif entry_point:
+            msg = f"{shown}: on {what}: the stack's entry point, published to be reached"
+            out.append(Finding(PUBLIC_PORTS, Status.PASS, msg, where, match, facts))
         else:
             msg = f"{shown}: published on {what} but not an allowed public port"
             out.append(Finding(PUBLIC_PORTS, Status.FAIL, msg, where, match, facts))
@@ -1023,6 +1027,8 @@ class ComposeProbe(Probe):
         """Observations of every check on every service of one resolved project."""
         locator = Locator(project, docs, lambda p: self._load_extra(ctx, docs, p))
         services = model.get("services") or {}
+        deployment = ctx.deployments.get("compose:" + "+".join(project.files)) if ctx.deployments else None
+        entry_points = {u.name for u in deployment.units if u.entry_point} if deployment else set()
         facts = {"project": project.files}
         if not services:
             for check in CHECKS:
@@ -1057,7 +1063,7 @@ class ComposeProbe(Probe):
             findings += judge_namespaces(svc, built)
             findings += judge_socket(svc, built)
             findings += judge_networks(svc, built, model, locator, name)
-            findings += judge_ports(svc, built, allowed)
+            findings += judge_ports(svc, built, allowed, name in entry_points)
             findings += judge_secrets(svc, built, locator, name)
             profiles = svc.get("profiles")
             for f in findings:

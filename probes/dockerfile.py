@@ -446,8 +446,8 @@ class DockerfileProbe(Probe):
                 facts={**v.facts, **extra},
             )
 
-        yield observe(NON_ROOT, user_verdict(analysis, final))
-        yield observe(HEALTHCHECK, healthcheck_verdict(analysis, final))
+        yield observe(NON_ROOT, _superseded(ctx, user_verdict(analysis, final), "user"))
+        yield observe(HEALTHCHECK, _superseded(ctx, healthcheck_verdict(analysis, final), "health check"))
         yield observe(STOPSIGNAL, stopsignal_verdict(analysis, final))
 
         bases = [(s, base_verdict(analysis, s)) for s in analysis.stages]
@@ -507,3 +507,19 @@ def read_analysis(ctx: ProbeContext, path: str) -> Analysis:
     if art is None:
         raise ArtifactUnreadable(f"{path} is not in the audited tree")
     return analyse(ctx.read_text(art))
+
+
+def _superseded(ctx: ProbeContext, verdict: Verdict, what: str) -> Verdict:
+    """An image's missing USER or HEALTHCHECK does not decide when production runs it through Compose or
+    Kubernetes: their own settings override the image's, and their probes judge every service."""
+    if verdict.status is not Status.FAIL:
+        return verdict
+    runtimes = sorted(
+        {s.origin for s in ctx.inventory.services if s.production and s.origin in ("compose", "kubernetes")}
+    )
+    if not runtimes:
+        return verdict
+    runtime = " and ".join(runtimes)
+    message = f"the production {runtime} configuration sets the {what} and is judged there; the image alone: "
+    message += verdict.message
+    return Verdict(Status.NOT_APPLICABLE, message, verdict.line, verdict.facts)

@@ -81,7 +81,7 @@ TOPICS = (
     _topic(
         "deployment_guide",
         "A production deployment guide with real content exists",
-        r"deploy|release process|going live|installation",
+        r"deploy|release process|going live|install",
         has_steps,
     ),
     _topic(
@@ -93,7 +93,7 @@ TOPICS = (
         "monitoring_guide", "A monitoring and alerting guide exists", r"monitoring|alerting|observability|dashboards?"
     ),
     _topic(
-        "troubleshooting", "A troubleshooting guide exists", r"troubleshoot|common (issues|problems)|\bfaq\b|debugging"
+        "troubleshooting", "A troubleshooting guide exists", r"troubleshoot|common (issues|problems|errors)|\bfaq\b"
     ),
     _topic("runbooks", "Runbooks for common issues and alerts exist", r"runbook|playbook|^runbooks?/", has_steps),
     _topic(
@@ -157,7 +157,14 @@ TOPICS = (
         r"(secret|credential|key|password|token)s? rotation|rotat(e|ing) (secrets|credentials|keys|passwords|tokens)",
     ),
     _topic(
-        "security_policy", "Security policies and procedures are documented", r"^security\.md$|security polic|security"
+        "security_policy",
+        "Security policies and procedures are documented",
+        r"^security\.md$|security polic|security",
+        _needs(
+            r"access control|encrypt|authenticat|least privilege|password polic|patch|incident|audit|firewall"
+            r"|harden|data protection|retention|secrets? management",
+            "only says how to report a vulnerability, not how the system is kept secure",
+        ),
     ),
 )
 CHANGELOG = Check(
@@ -191,6 +198,24 @@ CLAIMS = (
     Claim(("openapi*.yaml", "openapi*.yml", "openapi*.json", "swagger*.yaml", "swagger*.json", "**/api/*.yaml")),
 )
 SKIP_DIRS = ("node_modules/", "vendor/", ".venv/", "site-packages/", "tests/", "test/", "fixtures/")
+# Where a repository keeps documents about itself; a README elsewhere documents its folder's component.
+DOC_FOLDERS = re.compile(
+    r"^(\.github/)?(docs?|documentation|runbooks?|playbooks?|ops|operations|handbook|wiki|guides?|manual)(/|$)", re.I
+)
+NOT_OPERATIONAL = re.compile(
+    r"(^|/)(AGENTS|CLAUDE|GEMINI|CONTRIBUTING|CODE_OF_CONDUCT|PULL_REQUEST_TEMPLATE|SUPPORT|GOVERNANCE|MAINTAINERS)"
+    r"[^/]*$|(^|/)\.github/ISSUE_TEMPLATE/",
+    re.I,
+)
+
+
+def about_the_repository(path: str, topic: re.Pattern[str]) -> bool:
+    """A document speaks for the repository when it sits at the root or in its documentation folders, or when
+    its own file name names the topic (ops/monitoring.md); a README in a module's folder speaks for that module."""
+    if NOT_OPERATIONAL.search(path):
+        return False
+    folder = posixpath.dirname(path)
+    return not folder or bool(DOC_FOLDERS.match(folder)) or bool(topic.search(posixpath.basename(path).lower()))
 
 
 def markdown_sections(path: str, text: str) -> list[Section]:
@@ -262,6 +287,7 @@ class DocsProbe(Probe):
         max_age = int(settings.get("max_age_days", DEFAULT_MAX_AGE_DAYS))
         sections: list[Section] = []
         specs: list[tuple[Artifact, dict]] = []
+        self._production = {a.path: a.production for a in ctx.artifacts}
         for art in ctx.artifacts:
             if art.path.startswith(SKIP_DIRS) or any(f"/{d}" in f"/{art.path}" for d in SKIP_DIRS):
                 continue
@@ -284,7 +310,13 @@ class DocsProbe(Probe):
     def _topic(
         self, ctx: ProbeContext, topic: Topic, sections: list[Section], min_words: int, max_age: int
     ) -> Iterator[Observation]:
-        candidates = [s for s in sections if topic.names.search(s.heading) or topic.names.search(s.path)]
+        candidates = [
+            s
+            for s in sections
+            if (topic.names.search(s.heading) or topic.names.search(s.path))
+            and about_the_repository(s.path, topic.names)
+            and self._production.get(s.path, True)
+        ]
         best: tuple[Status, str, Section] | None = None
         for s in candidates:
             problem = None

@@ -238,9 +238,38 @@ def judge_compose(view: ServiceView, today: dt.date, production: bool) -> tuple[
     command = view.get("command")
     command = " ".join(map(str, command)) if isinstance(command, list) else str(command or "")
     where = view.where("command")
-    for key, value in re.findall(r"-c\s+([a-z_]+)=(\S+)", command):
+    settings = dict(re.findall(r"-c\s+([a-z_]+)=(\S+)", command))
+    for key, value in settings.items():
         out += list(judge_conf(where.path or "", {key: (value, where.line or 0)}))
+    out += _image_defaults(view, repo or image, m, method, settings)
     return [dataclasses.replace(e, production=production) for e in out], True, False
+
+
+def _image_defaults(
+    view: ServiceView, repo: str, version: re.Match[str] | None, method: str, settings: dict[str, str]
+) -> list[Evidence]:
+    """What the official image does when the service leaves it alone: scram-sha-256 host rules from PostgreSQL
+    14 on (md5 before), and ssl = off. A mounted postgresql.conf or pg_hba.conf decides instead."""
+    if not re.search(r"(^|/)(library/)?postgres$", repo):
+        return []  # other images (bitnami, postgis builds) have their own defaults
+    mounts = " ".join(str(v) for v in view.get("volumes") or ())
+    own_conf = "postgresql.conf" in mounts or "config_file" in settings
+    own_hba = "pg_hba.conf" in mounts or "hba_file" in settings
+    out: list[Evidence] = []
+    subject = view.where("image")
+    if not method and not own_hba and version:
+        major = int(version.group(1))
+        if major >= 14:
+            message = f"the official image's default for PostgreSQL {major}: scram-sha-256 for every host connection"
+            out.append(Evidence(SCRAM, Status.PASS, subject, message))
+        else:
+            message = f"the official image's default before PostgreSQL 14 is md5 for host connections ({major})"
+            out.append(Evidence(SCRAM, Status.FAIL, subject, message))
+    if "ssl" not in settings and not own_conf:
+        message = f"service {view.name}: the official image runs with ssl = off unless told otherwise"
+        message += " (-c ssl=on, or a postgresql.conf)"
+        out.append(Evidence(SSL_REQUIRED, Status.FAIL, subject, message))
+    return out
 
 
 def judge_sql(path: str, text: str) -> tuple[list[tuple[str, int]], set[str]]:

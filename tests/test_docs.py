@@ -99,3 +99,29 @@ def test_binary_and_undecodable_documents_are_errors(tmp_path):
     found = discover(root, Config())
     observations = runner.run_probe(DocsProbe, found, Files(found.root), Inventory(), Config())[0]
     assert {o.status for o in observations if o.subject.path == "docs/broken.md"} == {Status.ERROR}
+
+
+def test_component_readmes_and_disclosure_policies_do_not_speak_for_the_repository(tmp_path):
+    """An add-on's README "Installation" is not the deployment guide; a SECURITY.md that only says how to report a
+    vulnerability is not a security policy; contributor and agent notes are not operations documents."""
+    steps = "\n".join(f"{i}. run step {i} of the procedure with care and check the result" for i in range(1, 9))
+    files = {
+        "README.md": "# Product\n\nSee the handbook online.\n",
+        "prometheus/README.md": f"# Prometheus add-on\n\n## Installation\n\n{steps}\n",
+        "SECURITY.md": "# Security Policy\n\n## Reporting a Vulnerability\n\n"
+        + "Please email security@example.invalid with the details of the vulnerability you found. " * 6,
+        "AGENTS.md": "# Notes\n\n## Security\n\n" + "Never weaken access control or encryption in a change. " * 10,
+        "docs/operations.md": f"# Operations\n\n## Deployment\n\n{steps}\n",
+    }
+    root = tmp_path / "r"
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    commit(root, 5)
+    obs = observe(root)
+    assert obs["docs.deployment_guide"].subject.path == "docs/operations.md"
+    security = obs["docs.security_policy"]
+    assert security.status is Status.FAIL and "report a vulnerability" in security.message
+    (root / "docs/operations.md").unlink()
+    commit(root, 5)
+    assert observe(root)["docs.deployment_guide"].status is Status.FAIL  # the add-on's README does not count

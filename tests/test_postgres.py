@@ -113,3 +113,23 @@ def test_malformed_compose_is_an_error_for_that_file(tmp_path):
     obs = observe(root)
     assert {o.status for o in obs if o.subject.path == "docker-compose.yml"} == {Status.ERROR}
     assert Status.PASS in {s for s, *_ in of(obs, "postgres.scram_sha_256")}
+
+
+def test_official_image_defaults_decide_when_the_service_leaves_them(tmp_path):
+    """PostgreSQL >= 14 images write scram-sha-256 host rules, older ones md5; ssl stays off unless configured."""
+    (tmp_path / "compose.yaml").write_text(
+        "services:\n"
+        "  new:\n    image: postgres:16.4\n    environment: {POSTGRES_PASSWORD_FILE: /run/secrets/pw}\n"
+        "  old:\n    image: postgres:13.16\n"
+        "  tls:\n    image: postgres:17.2\n    command: postgres -c ssl=on -c ssl_cert_file=/certs/c.pem\n"
+    )
+    obs = [o for o in observe(tmp_path) if o.subject.name in ("new", "old", "tls")]
+    got = {
+        (o.check, o.subject.name): o.status
+        for o in obs
+        if o.check in ("postgres.scram_sha_256", "postgres.ssl_required")
+    }
+    assert got[("postgres.scram_sha_256", "new")] is Status.PASS
+    assert got[("postgres.scram_sha_256", "old")] is Status.FAIL
+    assert got[("postgres.ssl_required", "new")] is Status.FAIL
+    assert ("postgres.ssl_required", "tls") not in got or got[("postgres.ssl_required", "tls")] is not Status.FAIL

@@ -18,7 +18,7 @@ from typing import Any
 from readiness.model import Observation, Status, Strength, Subject
 from readiness.probe import CliOption, Probe, ProbeContext
 
-from . import checks, judge, nginx_config, renewal
+from . import checks, declared, judge, nginx_config, renewal
 from .concurrency import scan_many
 from .endpoint import EndpointResult, Settings
 from .scan import Target
@@ -96,6 +96,9 @@ class TlsProbe(Probe):
         servers = nginx_config.nginx.configured_servers(ctx) if targets else []
         for result in results:
             yield from self._endpoint(ctx, result, settings, servers)
+        if not targets:
+            # No endpoint named: what the production deployment configures decides, at declared strength.
+            yield from declared.observations(ctx, settings.hsts_min_age)
         yield from self._renewal(ctx, results)
 
     def _endpoint(

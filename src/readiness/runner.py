@@ -80,7 +80,10 @@ def run_probe(
     )
     for art, claim in probe.unreadable_claims(found.artifacts):
         reason = f"skipped: {art.skipped}"
-        if claim.sniff is not None:
+        if art.skipped == "broken symlink":
+            # It names a file the checkout does not hold (often one each operator creates): no content to judge.
+            ctx.gap(Subject(path=art.path), f"{reason}; the repository ships no content there")
+        elif claim.sniff is not None:
             ctx.gap(Subject(path=art.path), f"{reason}; cannot tell whether it is a {probe.name} artifact")
         else:
             ctx.emitted.extend(ctx.errors(Subject(path=art.path), reason, art.production, claim.checks))

@@ -9,6 +9,7 @@ redefine its services).
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import re
 from collections.abc import Iterator
@@ -189,15 +190,18 @@ def default_projects(paths: list[str], docs: dict[str, Any]) -> list[Candidate]:
                 continue
             if base and base_services & set(services(docs.get(f))) and not _complete(docs.get(f)):
                 out.append(Candidate((base, f), [f"{posixpath.basename(f)} redefines services of {base}"]))
-            else:
+            elif _complete(docs.get(f)) or not services(docs.get(f)):
                 out.append(Candidate((f,), ["a compose file on its own"]))
+            # else: a fragment (services without an image or a build) that only a start command stacks
     return out
 
 
 def _complete(doc: Any) -> bool:
     """Every service says what it runs (an image or a build): a stack of its own, not an override."""
     found = services(doc)
-    return bool(found) and all(isinstance(s, dict) and (s.get("image") or s.get("build")) for s in found.values())
+    return bool(found) and all(
+        isinstance(s, dict) and (s.get("image") or s.get("build") or s.get("extends")) for s in found.values()
+    )
 
 
 def _default_of(folder: str, paths: set[str], docs: dict[str, Any]) -> tuple[str, ...]:
@@ -357,6 +361,9 @@ def deployment(c: Candidate, env: Environment, reasons: list[str], docs: dict[st
             uses.extend(_pulled_in(svc, posixpath.dirname(path)))
         uses.extend(_top_level_files(doc, posixpath.dirname(path)))
     name = _name(c.files)
+    publishing = [u for u in units.values() if u.ports and not BACKING_IMAGES.search(u.image or "")]
+    if not any(u.entry_point for u in units.values()) and len(publishing) == 1:
+        units[publishing[0].name] = dataclasses.replace(publishing[0], entry_point=True)  # the one way in
     return Deployment(
         name=name,
         kind="compose",
@@ -381,7 +388,8 @@ def _unit(name: str, svc: dict[str, Any], path: str, before: Unit | None) -> Uni
     build_path = repo_path(folder, str(context)) if context else (before.build if before else None)
     ports = tuple(_port_text(p) for p in svc.get("ports") or () if p is not None)
     ports = ports or (before.ports if before else ())
-    entry = bool(ports) and (bool(image and PROXY_IMAGES.search(image)) or any(_web_port(p) for p in ports))
+    backing = bool(image and BACKING_IMAGES.search(image))
+    entry = bool(ports) and not backing and (bool(image and PROXY_IMAGES.search(image)) or any(map(_web_port, ports)))
     return Unit(
         name, image, build_path, ports, entry or bool(before and before.entry_point), Subject(path=path, name=name)
     )
