@@ -1,6 +1,6 @@
 """SARIF 2.1.0 for GitHub code scanning (and any SARIF viewer).
 
-One rule per check the selected packs name, weighted by the most severe item it decides; one
+One rule per installed check the selected packs name, weighted by the most severe item it decides; one
 result per failing production observation, at its file and line, or at a logical location for
 live subjects (an endpoint, a container) and for findings about the repository as a whole.
 Probe errors are tool execution notifications, not results.
@@ -39,10 +39,10 @@ def _rules(report: AuditReport) -> list[dict[str, Any]]:
     rules = []
     for cid in sorted(users):
         info = cat.get(cid)
+        if info is None:
+            continue  # a planned check: no probe, so never a result
         severity = check_severity(users[cid])
-        title = info.title if info else f"{cid} (no installed probe implements it)"
-        rationale = info.rationale if info else ""
-        remediation = info.remediation if info else ""
+        title, rationale, remediation = info.title, info.rationale, info.remediation
         items = [report.item(v.item_id) for v in users[cid]]
         item_md = "\n".join(f"- `{item.id}` ({pack.name}, {item.severity}): {item.title}" for pack, item in items)
         rules.append(
@@ -58,7 +58,7 @@ def _rules(report: AuditReport) -> list[dict[str, Any]]:
                 },
                 "defaultConfiguration": {"level": LEVEL[severity]},
                 "properties": {
-                    "tags": ["readiness", info.probe if info else "planned", "production-readiness"],
+                    "tags": ["readiness", info.probe, "production-readiness"],
                     "security-severity": SECURITY_SEVERITY[severity],
                     "precision": "high",
                     "problem.severity": {"error": "error", "warning": "warning", "note": "recommendation"}[
