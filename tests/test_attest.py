@@ -121,3 +121,8 @@ def test_attest_refuses_what_would_not_count(args, said, repo, capsys):
     err = capsys.readouterr().err
     assert said in err and len(err.strip().splitlines()) == 1
     assert not (repo / ATTESTATIONS).exists()
+
+
+def test_explain_a_manual_item_says_how_to_attest_it(capsys):
+    assert cli.main(["explain", MANUAL.id]) == 0
+    assert f"readiness attest {MANUAL.id} --role '{MANUAL.manual.role}' --by NAME" in capsys.readouterr().out

@@ -16,7 +16,7 @@ from conftest import git, run_cli
 from reporting import Audited, audited, run, unhealthy_server
 
 from readiness import cli
-from readiness.model import Status, VerdictStatus
+from readiness.model import Severity, Status, VerdictStatus
 from readiness.reporters import REPORTERS, RenderOptions
 from readiness.reporters.findings import catalogue
 from readiness.reporters.outputs import Output, wants_color
@@ -164,6 +164,19 @@ def test_junit_has_a_suite_per_pack_and_a_case_per_item(insecure):
             else:
                 assert kinds == {"Skipped"} and case.result[0].message
     assert xml.failures == sum(1 for v in verdicts.values() if v.status is VerdictStatus.FAIL)
+
+
+def test_junit_fails_the_manual_items_the_go_live_gate_requires(insecure):
+    gate = insecure.report.gate(Severity.CRITICAL, True)
+    manual = {v.item_id for v in gate.failures if v.status is VerdictStatus.MANUAL}
+    assert manual
+    xml = junitparser.JUnitXml.fromstring(REPORTERS["junit"].render(insecure.report, gate, RenderOptions()))
+    outcome = {c.name.split(":", 1)[0]: {type(r).__name__ for r in c.result} for s in xml for c in s}
+    assert all(outcome[i] == {"Failure"} for i in manual)
+    others = [
+        v.item_id for v in insecure.report.verdicts if v.status is VerdictStatus.MANUAL and v.item_id not in manual
+    ]
+    assert others and all(outcome[i] == {"Skipped"} for i in others)
 
 
 def test_junit_stays_valid_xml_with_control_characters(insecure):

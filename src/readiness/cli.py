@@ -234,7 +234,7 @@ def explain(ident: str) -> int:
                 click.echo(f"\nDecided by attestation of the {item.manual.role} (valid {item.manual.valid_days} days).")
                 if item.manual.attest:
                     click.echo(f"They confirm: {item.manual.attest}")
-                click.echo("Record it in .readiness/attestations.yaml (see README).")
+                click.echo(f"Record it: readiness attest {item.id} --role '{item.manual.role}' --by NAME")
             elif item.rollup:
                 click.echo(f"\nPasses when every item of sections {', '.join(item.rollup)} passes or does not apply.")
             else:
