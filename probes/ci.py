@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from readiness.probes.ci_follow import Follower
+
 from readiness.model import Artifact, Check, Observation, Status, Subject
 from readiness.probe import ArtifactUnreadable, Claim, Probe, ProbeContext
 
@@ -253,6 +255,7 @@ TOOLS: dict[str, re.Pattern[str]] = {
         r"ktlint",
         r"checkstyle",
         r"super-linter",
+        r"(?:github|super-linter)/super-linter",
         r"pre-commit run",
         r"pre-commit/action",
         r"npm run lint",
@@ -306,6 +309,9 @@ TOOLS: dict[str, re.Pattern[str]] = {
         r"pack build",
         r"goreleaser",
         r"docker compose build",
+        r"docker-compose build",
+        r"docker buildx bake",
+        r"docker/bake-action",
     ),
     IMAGE_SCAN.id: _tools(
         r"trivy image",
@@ -332,6 +338,11 @@ TOOLS: dict[str, re.Pattern[str]] = {
         r"gradle\b[^\n]*publish",
         r"helm push",
         r"pypa/gh-action-pypi-publish",
+        r"docker compose push",
+        r"docker-compose push",
+        r"docker compose build\b[^\n]*--push",
+        r"bake\b[^\n]*--push",
+        r"type=registry",
     ),
     DEPLOY_AUTOMATED.id: _tools(
         r"kubectl apply",
@@ -468,6 +479,9 @@ TOOLS: dict[str, re.Pattern[str]] = {
         r"cache: ?['\"]?(?:pip|npm|yarn|pnpm|gradle|maven|poetry|sbt)",
         r"save_cache",
         r"restore_cache",
+        r"cache-from",
+        r"type=gha",
+        r"cache-dependency-path",
     ),
 }
 PRODUCTION = re.compile(r"\b(prod|production|live)\b", re.I)
@@ -648,6 +662,17 @@ class Found:
     invalid: list[tuple[Subject, str]] = field(default_factory=list)  # pipeline files the CI service would reject
 
 
+def _read_repository_file(ctx: ProbeContext, path: str) -> str | None:
+    """A script, Makefile or local action a step names, if the repository holds it readable."""
+    art = ctx.artifact(path)
+    if art is None or art.skipped is not None or art.size > 256 * 1024:
+        return None
+    try:
+        return ctx.read_text(art)
+    except ArtifactUnreadable:
+        return None
+
+
 class CiProbe(Probe):
     name = "ci"
     version = "0.1.0"
@@ -694,6 +719,9 @@ class CiProbe(Probe):
                     where = Subject(path=art.path, line=exc.line)
                     found.invalid.append((where, str(exc)))
                     ctx.emitted.extend(ctx.errors(where, str(exc), art.production, universal))
+        follower = Follower(lambda path: _read_repository_file(ctx, path))
+        for job in found.jobs:
+            job.steps = [Step(f"{s.text}\n{follower.expand(s.text)}".rstrip(), s.line) for s in job.steps]
         yield from self._judge(ctx, found)
 
     def _read(self, ctx: ProbeContext, art: Artifact, found: Found) -> None:

@@ -1095,7 +1095,7 @@ class ComposeProbe(Probe):
         """The Dockerfile stage of a locally built service; None for a registry image."""
         build = svc.get("build")
         if not isinstance(build, dict):
-            return None
+            return self._built_here(ctx, svc, cache)
         target = build.get("target")
         if build.get("dockerfile_inline"):
             try:
@@ -1120,6 +1120,32 @@ class ComposeProbe(Probe):
         if isinstance(found, str):
             return Built(None, None, path, found)
         return self._stage(found, path, target)
+
+    def _built_here(self, ctx: ProbeContext, svc: dict, cache: dict) -> Built | None:
+        """A registry image this repository builds itself: ``ghcr.io/acme/web:tag`` beside ``web/Dockerfile``
+        (one folder of that name holding a Dockerfile) is judged from that Dockerfile."""
+        image = str(svc.get("image") or "")
+        name = image.split("@")[0].rsplit("/", 1)[-1].split(":")[0]
+        if not name or "$" in name:
+            return None
+        candidates = [
+            a.path
+            for a in ctx.all_artifacts
+            if a.skipped is None
+            and posixpath.basename(a.path) == "Dockerfile"
+            and posixpath.basename(posixpath.dirname(a.path)) == name
+            and a.production
+        ]
+        if len(candidates) != 1:
+            return None
+        path = candidates[0]
+        if path not in cache:
+            try:
+                cache[path] = df.read_analysis(ctx, path)
+            except (ArtifactUnreadable, df.DockerfileError) as exc:
+                cache[path] = f"{path}: {exc}"
+        found = cache[path]
+        return None if isinstance(found, str) else self._stage(found, path, None)
 
     @staticmethod
     def _stage(analysis: df.Analysis, path: str | None, target: Any) -> Built:

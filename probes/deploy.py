@@ -55,6 +55,8 @@ CLEANUP_COMMANDS = re.compile(
     r"\b(docker\s+(?:system|image|container|builder|volume)\s+prune|crictl\s+rmi\s+--prune|podman\s+(?:system|image)\s+prune"
     r"|journalctl\s+--vacuum-(?:time|size)|find\s+\S*log\S*\b[^\n]*(?:-delete|-exec\s+rm)|logrotate\b)"
 )
+# An application's own retention job: old events, sessions, uploads deleted on schedule.
+APP_CLEANUP = re.compile(r"\b(cleanup|clean-up|housekeeping|prune|purge|vacuum|gc|expire|retention)\b", re.I)
 MAKE_TARGET = re.compile(r"(?m)^(rollback|roll-back|undo-deploy)[\w-]*\s*:")
 
 CLAIMS = (
@@ -189,6 +191,8 @@ class DeployProbe(Probe):
         found = 0
         for job in jobs:
             tools = sorted({" ".join(m.group(0).split()[:3]) for m in CLEANUP_COMMANDS.finditer(job.commands)})
+            if not tools and job.kind in ("ofelia", "loop", "cron-service"):
+                tools = sorted({m.group(0).lower() for m in APP_CLEANUP.finditer(job.commands)})
             if job.schedule and not job.facts.get("suspended") and tools:
                 found += 1
                 message = f"{job.kind} {job.name!r} runs {', '.join(tools)} on schedule {job.schedule}"

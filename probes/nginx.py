@@ -126,6 +126,8 @@ CLAIMS = (
     Claim(("*.conf",), sniff=re.compile(rb"(?m)^\s*(?:http|server|upstream)\s*\{")),
 )
 
+_NGINX_BY_NAME = CLAIMS[0].spec()
+
 
 @dataclass
 class Directive:
@@ -598,6 +600,10 @@ class NginxProbe(Probe):
             return parse_text(text, art.path)
         except ParseError as exc:
             subject = Subject(path=art.path, line=exc.line)
+            if not _NGINX_BY_NAME.match_file(art.path):
+                # Taken only because it looked like nginx (a `server {` line): another format, such as HOCON.
+                ctx.gap(subject, f"not nginx configuration after all (it does not parse as nginx: {exc})")
+                return None
             ctx.emitted.extend(ctx.errors(subject, f"nginx configuration does not parse: {exc}", art.production))
             return None
 

@@ -202,4 +202,67 @@ def read(ctx: ProbeContext, artifacts: list[Artifact]) -> tuple[list[Job], dict[
                 else:
                     jobs += cronjobs(path, docs)
                     jobs += jobs_from_ansible(path, docs)
+    jobs += compose_jobs(ctx)
     return jobs, documents
+
+
+OFELIA = re.compile(r"^ofelia\.job-(?:exec|run|local|service-run)\.([\w.-]+)\.(schedule|command)$")
+CRON_EXPR = re.compile(
+    r"(?:^|[\s'\"])((?:@(?:hourly|daily|weekly|monthly|yearly|every\s+\S+))|(?:[\d*/,-]+\s+){4}[\d*/,-]+)"
+)
+SLEEP_LOOP = re.compile(r"\b(?:while|for|until)\b[\s\S]{0,400}?\bsleep\s+([\w$.{}:-]+)", re.I)
+REPEAT = re.compile(r"--repeat[\s=]+(\S+)")
+CRON_DAEMON = re.compile(r"\b(cron|crond|supercronic|busybox\s+crond|go-crond)\b")
+SCRIPT_NAME = re.compile(r"[\w./-]+\.(?:sh|bash|py)\b")
+
+
+def _labels(value: Any) -> dict[str, str]:
+    if isinstance(value, dict):
+        return {str(k): words(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return dict(str(x).split("=", 1) if "=" in str(x) else (str(x), "") for x in value)
+    return {}
+
+
+def _scripts_named(text: str, by_name: dict[str, Artifact], ctx: ProbeContext) -> str:
+    """The repository scripts a container command names by their in-image path, matched by file name."""
+    out = []
+    for m in SCRIPT_NAME.finditer(text):
+        art = by_name.get(posixpath.basename(m.group(0)))
+        if art is not None and art.skipped is None and art.size <= 256 * 1024:
+            try:
+                out.append(ctx.read_text(art))
+            except Exception:  # an unreadable script adds nothing; its own probes report it
+                continue
+    return "\n".join(out)
+
+
+def compose_jobs(ctx: ProbeContext) -> Iterator[Job]:
+    """Jobs that production compose stacks schedule themselves: ofelia labels, a cron daemon service, a service
+    that loops with sleep, a ``--repeat`` interval."""
+    names: dict[str, list[Artifact]] = {}
+    for a in ctx.all_artifacts:
+        names.setdefault(posixpath.basename(a.path), []).append(a)
+    by_name = {n: arts[0] for n, arts in names.items() if len(arts) == 1}
+    for deployment, view in ctx.compose_services():
+        if not deployment.production:
+            continue
+        labels = _labels(view.get("labels"))
+        ofelia: dict[str, dict[str, str]] = {}
+        for key, value in labels.items():
+            if m := OFELIA.match(key):
+                ofelia.setdefault(m.group(1), {})[m.group(2)] = value
+        for name, spec in sorted(ofelia.items()):
+            if spec.get("schedule"):
+                yield Job("ofelia", name, spec["schedule"], spec.get("command", ""), view.where("labels"))
+        command = f"{words(view.get('entrypoint'))} {words(view.get('command'))}".strip()
+        if not command:
+            continue
+        text = command + "\n" + _scripts_named(command, by_name, ctx)
+        where = view.where("command") if view.get("command") else view.where("entrypoint")
+        if m := SLEEP_LOOP.search(text):
+            yield Job("loop", view.name, f"every {m.group(1)} (a loop with sleep)", text, where)
+        elif m := REPEAT.search(text):
+            yield Job("loop", view.name, f"every {m.group(1)} (--repeat)", text, where)
+        elif CRON_DAEMON.search(text) and (expr := CRON_EXPR.search(text)):
+            yield Job("cron-service", view.name, expr.group(1).strip(), text, where)

@@ -419,7 +419,16 @@ def mask(secret: str) -> str:
 
 def is_placeholder(value: str, line: str) -> bool:
     """Placeholders, templated values and references to secret stores or files are not secrets."""
-    return bool(_PLACEHOLDER.search(value)) or "AKIAIOSFODNN7EXAMPLE" in value
+    return bool(_PLACEHOLDER.search(value)) or "AKIAIOSFODNN7EXAMPLE" in value or _templated(value, line)
+
+
+def _templated(value: str, line: str) -> bool:
+    """The value sits inside a template expression of its line (``{{ .Env.PASSWORD }}``, ``<%= ... %>``)."""
+    at = line.find(value)
+    if at < 0:
+        return False
+    before = line[:at]
+    return before.rfind("{{") > before.rfind("}}") or before.rfind("<%") > before.rfind("%>")
 
 
 def _build_automaton() -> ahocorasick.Automaton:

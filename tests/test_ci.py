@@ -102,10 +102,40 @@ def test_no_pipeline_fails_what_needs_one(tmp_path):
 
 
 @pytest.mark.parametrize("text", ["jobs: [unclosed\n", "on: push\njobs:\n  a: {steps: [\n"])
-def test_a_workflow_that_does_not_parse_is_an_error_and_the_rest_is_judged(tmp_path, text):
+def test_a_workflow_that_does_not_parse_is_a_finding_and_the_rest_is_judged(tmp_path, text):
     (tmp_path / ".github" / "workflows").mkdir(parents=True)
     (tmp_path / ".github" / "workflows" / "broken.yml").write_text(text)
     (tmp_path / ".gitlab-ci.yml").write_text("test:\n  script: [pytest]\n")
     obs = observe(tmp_path)
-    assert {o.status for o in obs if o.subject.path == ".github/workflows/broken.yml"} == {Status.ERROR}
+    broken = {(o.check, o.status) for o in obs if o.subject.path == ".github/workflows/broken.yml"}
+    assert ("ci.pipelines_valid", Status.FAIL) in broken  # the CI service would reject it
+    assert {s for c, s in broken if c != "ci.pipelines_valid"} == {Status.ERROR}  # universal checks: unknown
+    assert ("ci.tests_run", Status.ERROR) not in broken  # existential: another pipeline may prove it
     assert statuses(obs)["ci.tests_run"] >= {Status.PASS}
+
+
+def test_steps_are_followed_into_scripts_make_targets_and_local_actions(tmp_path):
+    """Tests run by ./scripts/unit-test.sh, a lint through `make lint`, a push through a local composite action."""
+    files = {
+        ".github/workflows/ci.yml": (
+            "on: [push]\njobs:\n  build:\n    runs-on: ubuntu-latest\n    timeout-minutes: 30\n    steps:\n"
+            "      - uses: actions/checkout@v4\n"
+            "      - run: ./scripts/unit-test.sh\n"
+            "      - run: make lint\n"
+            "      - uses: ./.github/actions/publish\n"
+        ),
+        "scripts/unit-test.sh": "#!/bin/sh\nset -e\npython -m pytest -q tests/\n",
+        "Makefile": "lint: deps\n\truff check .\n\ndeps:\n\tpip install -r requirements.txt\n",
+        ".github/actions/publish/action.yml": (
+            "runs:\n  using: composite\n  steps:\n"
+            "    - run: docker buildx bake --push --set '*.cache-from=type=gha'\n      shell: bash\n"
+        ),
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    obs = observe(tmp_path)
+    got = statuses(obs)
+    for check in ("ci.tests_run", "ci.lint", "ci.image_build", "ci.artifact_push", "ci.dependency_cache"):
+        assert Status.PASS in got[check], (check, [o.message for o in obs if o.check == check])
+    assert where(obs, "ci.tests_run") == [(".github/workflows/ci.yml", 8)]  # the step, not the script

@@ -423,3 +423,14 @@ def test_services_of_included_files_are_judged_at_their_lines(tmp_path):
     priv = one(obs, "compose.not_privileged", "db")
     assert priv.status is Status.FAIL and where(priv) == "infra/db.yaml:4"
     assert one(obs, "compose.not_privileged", "app").status is Status.PASS
+
+
+def test_a_registry_image_the_repository_builds_is_judged_from_its_dockerfile(tmp_path):
+    """ghcr.io/acme/web is built by this repository from web/Dockerfile: its USER decides, not "unknown"."""
+    files = {
+        "compose.yaml": "services:\n  web:\n    image: ghcr.io/acme/web:1.2.0\n    restart: always\n",
+        "web/Dockerfile": "FROM debian:12.7-slim\nRUN useradd -r app\nUSER app\n",
+    }
+    obs = observe(repo_with(tmp_path, files))
+    user = one(obs, "compose.non_root", "web")
+    assert user.status is Status.PASS and user.subject.path == "web/Dockerfile", user

@@ -99,3 +99,25 @@ def test_malformed_yaml_is_an_error_and_the_rest_is_judged(tmp_path):
     obs = observe(root)
     assert {o.status for o in obs if o.subject.path == "k8s/broken.yaml"} == {Status.ERROR}
     assert Status.PASS in {status for status, *_ in of(obs, "deploy.blue_green")}
+
+
+def test_cleanup_scheduled_by_the_stack_itself(tmp_path):
+    """A housekeeping service looping with sleep (its script found by name), an ofelia job, a cron daemon."""
+    files = {
+        "docker-compose.yml": (
+            "services:\n"
+            "  app:\n    image: example/app:1.0\n    ports: ['80:8080']\n"
+            "    labels:\n      ofelia.job-exec.purge.schedule: '@daily'\n"
+            "      ofelia.job-exec.purge.command: 'app purge-sessions --older-than 30d'\n"
+            "  housekeeping:\n    image: example/app:1.0\n    command: /opt/app/housekeeping.sh\n"
+        ),
+        "docker/housekeeping.sh": "#!/bin/sh\nwhile true; do\n  app housekeeping\n  sleep 86400\ndone\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    obs = [o for o in observe(tmp_path) if o.check == "deploy.cleanup_automated"]
+    passing = sorted((o.subject.path, o.subject.name, o.message) for o in obs if o.status is Status.PASS)
+    assert len(passing) == 2, obs
+    assert any("every 86400" in m for *_, m in passing)
+    assert any("'purge'" in m and "@daily" in m for *_, m in passing)

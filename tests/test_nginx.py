@@ -153,3 +153,14 @@ def test_the_fixtures_are_configurations_real_nginx_accepts(tmp_path, fixture):
     )
     # -t fails on the missing certificates of `listen ... ssl` only; any syntax error names the file instead
     assert "syntax is ok" in done.stderr or 'no "ssl_certificate"' in done.stderr, done.stderr
+
+
+def test_a_conf_file_in_another_format_is_a_gap_not_an_error(tmp_path):
+    """jibri.conf (templated HOCON) has a `server {` line, so it was taken for nginx; it does not parse as nginx,
+    and must not make every nginx item unknown."""
+    (tmp_path / "jibri").mkdir()
+    hocon = "{{ if .Env.X -}}\njibri {\n  server {\n    port = 5222\n  }\n{{ end -}}\n}\n}\n"
+    (tmp_path / "jibri" / "jibri.conf").write_text(hocon)
+    obs, gaps = observe(tmp_path)
+    assert not [o for o in obs if o.status is Status.ERROR and o.subject.path == "jibri/jibri.conf"]
+    assert any("not nginx configuration after all" in g.reason for g in gaps)

@@ -221,3 +221,11 @@ def test_every_rule_finds_its_format_across_many_random_values():
     covered = set(planted(random.Random(0))) | set(provider_tokens(random.Random(0)))
     assert covered == {r.id for r in RULES}, "every rule has a generator in the corpus"
     assert [(p, f.rule) for p, t in LOOKALIKES.items() for f in scan_text(t)] == []
+
+
+def test_template_expressions_are_not_secrets():
+    from readiness.probes.secret_rules import is_placeholder
+
+    assert is_placeholder(".Env.JIGASI_SIP_PASSWORD", "org.jitsi.sip.PASSWORD={{ .Env.JIGASI_SIP_PASSWORD }}")
+    assert is_placeholder("db_password", "password: <%= ENV['db_password'] %>")
+    assert not is_placeholder("q8Zr2LmT4vWx9KpN", "password=q8Zr2LmT4vWx9KpN  # {{ not around the value }}")

@@ -145,6 +145,7 @@ class ProbeContext:
     gaps: list[Gap] = field(default_factory=list)
 
     def __post_init__(self) -> None:
+        self._compose_errors_told = False
         self._by_path = {a.path: a for a in self.all_artifacts}
         self._check_ids = self.probe.check_ids()
 
@@ -228,6 +229,9 @@ class ProbeContext:
         """
         if self.deployments is None:
             return []
+        if self._compose_errors_told:
+            return self.deployments.compose_services()
+        self._compose_errors_told = True
         for path, where in sorted(self.deployments.compose_errors.items()):
             art = self.artifact(path)
             subject = Subject(path=path, line=where.line)

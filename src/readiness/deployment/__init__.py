@@ -94,6 +94,7 @@ def build(found: Discovery, config: Config, files: Files, select: str | None = N
     decided = compose.decide(cands, docs, unbuilt)
     deployments = [compose.deployment(c, env, why, docs) for c, env, why in decided]
     deployments += others.find(found, files)
+    deployments = _audit_all_when_none_is_production(deployments)
     if select is not None:
         deployments = _select(deployments, select)
     non_production = pathspec.GitIgnoreSpec.from_lines(config.non_production)
@@ -101,6 +102,21 @@ def build(found: Discovery, config: Config, files: Files, select: str | None = N
     dmap = DeploymentMap(deployments, orphans, scopes, selected=select, compose_docs=docs, compose_errors=errors)
     dmap.summary = _summary(dmap)
     return dmap
+
+
+def _audit_all_when_none_is_production(deployments: list[Deployment]) -> list[Deployment]:
+    """No deployment is clearly production: audit every one that is not a test, example or vendored stack, and
+    say so, rather than let nothing decide."""
+    if any(d.production for d in deployments):
+        return deployments
+    never = (Environment.TEST, Environment.EXAMPLE, Environment.VENDORED)
+    why = "no deployment is clearly production: every deployment found is audited as production"
+    return [
+        d
+        if d.environment in never
+        else dataclasses.replace(d, environment=Environment.PRODUCTION, reasons=(*d.reasons, why))
+        for d in deployments
+    ]
 
 
 def _select(deployments: list[Deployment], name: str) -> list[Deployment]:

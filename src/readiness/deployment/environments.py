@@ -53,7 +53,7 @@ WORDS: dict[Environment, frozenset[str]] = {
         {"test", "tests", "testing", "e2e", "ci", "integration", "perf", "benchmark", "benchmarks", "loadtest", "smoke"}
     ),
     Environment.EXAMPLE: frozenset(
-        {"example", "examples", "sample", "samples", "demo", "demos", "minimal", "quickstart", "tutorial"}
+        {"example", "examples", "sample", "samples", "demo", "demos", "minimal", "tutorial"}
     ),
 }
 # Folder names only: a file called "ci.yml" may be a pipeline, a folder "testdata/" never deploys.
@@ -67,6 +67,7 @@ VENDOR_DIRS = frozenset(
     {"vendor", "vendors", "vendored", "node_modules", "third_party", "third-party", "thirdparty", "bower_components",
      "site-packages", ".bundle", "external", "externals", "submodules"}
 )  # fmt: skip
+CI_DIRS = frozenset({".github", ".gitlab", ".circleci", ".buildkite"})
 TOKEN = re.compile(r"[^A-Za-z0-9]+")
 
 
@@ -99,6 +100,8 @@ def tree_environment(path: str) -> Naming | None:
         where = "/".join(parts[: i + 1]) + "/"
         if part.lower() in VENDOR_DIRS:
             return Naming(Environment.VENDORED, f"inside vendored third-party code ({where})")
+    if parts and parts[0] in CI_DIRS:
+        return Naming(Environment.TEST, f"inside the CI service's folder ({parts[0]}/): tooling, not the product")
     for i, part in enumerate(parts):
         where = "/".join(parts[: i + 1]) + "/"
         if TEST_DIRS.match(part):
