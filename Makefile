@@ -33,6 +33,8 @@ demo: setup
 # the install (the tests start their own instances on free loopback ports).
 SYSTEM_PACKAGES := git openssl docker.io busybox-static nginx postgresql prometheus prometheus-alertmanager \
 	dnsmasq-base
+# A real browser for the HTML report's test (selenium drives Debian's chromium; nothing is downloaded).
+SYSTEM_PACKAGES += chromium chromium-driver
 
 system-deps:
 	@missing=""; for p in $(SYSTEM_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \

@@ -186,15 +186,19 @@ def test_every_format_renders(fmt, fixture_repo):
     assert done.returncode == 0 and done.stdout.strip()
 
 
+# The secret values the insecure fixture plants (test_reporters checks every format for them too).
+PLANTED_SECRETS = (
+    "fake-password-for-tests",
+    "fake-token-for-readiness-tests",
+    "fake-db-password-for-readiness-tests",
+    "fake-api-token-for-readiness-tests",
+    "fake key material",
+)
+
+
 def test_no_secret_value_reaches_any_report(fixture_repo, tmp_path):
     repo = fixture_repo("insecure")
-    planted = [
-        "fake-password-for-tests",
-        "fake-token-for-readiness-tests",
-        "fake-db-password-for-readiness-tests",
-        "fake-api-token-for-readiness-tests",
-        "fake key material",
-    ]
+    planted = PLANTED_SECRETS
     outputs = []
     for fmt in ("text", "json"):
         done = run_cli("audit", repo, "--format", fmt)

@@ -14,10 +14,15 @@ from typing import Any
 
 import yaml
 
-from .policy import Item
+from .config import ConfigError
+from .policy import Item, Pack
 
 ALLOWED_STATUS = ("pass", "fail", "not_applicable")
 REQUIRED = ("item", "status", "name", "role", "date")
+
+
+class AttestationError(ConfigError):
+    """An attestation that can never count (an unknown or a non-manual item): a usage error, exit 2."""
 
 
 @dataclass(frozen=True)
@@ -126,7 +131,13 @@ def judge(att: Attestation, item: Item, today: dt.date) -> str | None:
         return f"attested by role {att.role!r}; this item needs {item.manual.role!r}"
     if att.date > today:
         return f"dated {att.date.isoformat()}, in the future"
-    expires = att.expires or att.date + dt.timedelta(days=item.manual.valid_days)
+    latest = att.date + dt.timedelta(days=item.manual.valid_days)
+    if att.expires and att.expires > latest:
+        return (
+            f"expires {att.expires.isoformat()}, beyond this item's maximum validity of "
+            f"{item.manual.valid_days} days (at most {latest.isoformat()})"
+        )
+    expires = att.expires or latest
     if expires < today:
         return f"expired on {expires.isoformat()}"
     return None
@@ -136,3 +147,23 @@ def expiry(att: Attestation, item: Item) -> dt.date | None:
     if att.expires or att.date is None or item.manual is None:
         return att.expires
     return att.date + dt.timedelta(days=item.manual.valid_days)
+
+
+def check_items(file: AttestationFile | None, selected: list[Pack], known: list[Pack]) -> None:
+    """Refuse attestations that name no item, or an item that evidence decides: they would never count,
+    and silently ignoring them hides a typo in a sign-off. An item of a known pack that is not selected
+    in this run is left alone."""
+    if file is None:
+        return
+    items = {i.id: i for p in [*known, *selected] for i in p.items}
+    for att in file.entries:
+        if not att.item:
+            continue  # malformed entries are reported as not counting, with why
+        where = f"{file.path} line {att.line}" if att.line else file.path
+        item = items.get(att.item)
+        if item is None:
+            raise AttestationError(f"{where}: no item {att.item} in any policy pack (see: readiness list)")
+        if item.manual is None:
+            raise AttestationError(
+                f"{where}: {att.item} is decided by {item.kind}, not by attestation; only manual items can be attested"
+            )

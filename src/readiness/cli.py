@@ -12,10 +12,11 @@ import click
 
 from . import __version__
 from . import config as config_mod
+from .attest import attest_command
 from .model import Severity
 from .policy import PolicyError, builtin_pack_names, load_packs, planned_checks
 from .probe import CliOption, ProbeLoadError, load_probes
-from .reporters import REPORTERS
+from .reporters import outputs
 from .runner import audit as run_audit
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -52,12 +53,23 @@ def cli() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(sorted(REPORTERS)),
-    default="text",
-    show_default=True,
-    help="Report format: text for people, json for the auditors' evidence bundle.",
+    multiple=True,
+    metavar="FORMAT[=FILE]",
+    help="Report format, repeatable, each to its own file (json=evidence.json); one may go to stdout. "
+    f"Default: text. {outputs.formats_help()}.",
 )
-@click.option("--output", "-o", type=click.Path(path_type=Path), help="Write the report here instead of stdout.")
+@click.option(
+    "--output", "-o", type=click.Path(path_type=Path), help="Write the report without =FILE here instead of stdout."
+)
+@click.option("--quiet", "-q", is_flag=True, help="Text: only the items failing the gate, and the gate line.")
+@click.option(
+    "--color",
+    type=click.Choice(outputs.COLOR_MODES),
+    default="auto",
+    show_default=True,
+    help="Colour the text report (auto: on a terminal, unless NO_COLOR is set).",
+)
+@click.option("--max-lines", type=click.IntRange(min=10), help="Markdown: shorten the report to fit (a PR comment).")
 @click.option(
     "--fail-on",
     type=click.Choice(FAIL_ON),
@@ -84,8 +96,11 @@ def cli() -> None:
 def audit(
     path: Path,
     policies: tuple[str, ...],
-    fmt: str,
+    fmt: tuple[str, ...],
     output: Path | None,
+    quiet: bool,
+    color: str,
+    max_lines: int | None,
     fail_on: str,
     require_attestations: bool,
     config_path: Path | None,
@@ -104,6 +119,7 @@ def audit(
       3  internal error: a bug in readiness (message on stderr)
     The report goes to stdout (or --output); progress and logs go to stderr.
     """
+    requested = outputs.parse(fmt, output)
     if not path.exists():
         raise UsageProblem(f"{path}: no such file or directory")
     if not path.is_dir():
@@ -127,16 +143,13 @@ def audit(
         click.echo("\r\033[K", err=True, nl=False)
     threshold = None if fail_on == "none" else Severity(fail_on)
     gate = report.gate(threshold, require_attestations)
-    color = output is None and fmt == "text" and sys.stdout.isatty()
-    text = REPORTERS[fmt](report, gate, color)
-    if output:
-        try:
-            output.write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise UsageProblem(f"{output}: cannot write the report: {exc.strerror}") from exc
-        click.echo(f"report written to {output}", err=True)
-    else:
-        click.echo(text, nl=False)
+    to_stdout, written = outputs.write(
+        requested, report, gate, color=color, quiet=quiet, max_lines=max_lines, stdout_is_tty=sys.stdout.isatty()
+    )
+    for file in written:
+        click.echo(f"report written to {file}", err=True)
+    if to_stdout is not None:
+        click.echo(to_stdout, nl=False)
     return EXIT_OK if gate.passed else EXIT_GATE
 
 
@@ -221,7 +234,7 @@ def explain(ident: str) -> int:
                 click.echo(f"\nDecided by attestation of the {item.manual.role} (valid {item.manual.valid_days} days).")
                 if item.manual.attest:
                     click.echo(f"They confirm: {item.manual.attest}")
-                click.echo("Record it in .readiness/attestations.yaml (see README).")
+                click.echo(f"Record it: readiness attest {item.id} --role '{item.manual.role}' --by NAME")
             elif item.rollup:
                 click.echo(f"\nPasses when every item of sections {', '.join(item.rollup)} passes or does not apply.")
             else:
@@ -286,6 +299,8 @@ def deployments(path: Path, fmt: str, config_path: Path | None) -> int:
     return EXIT_OK
 
 
+cli.add_command(attest_command)
+
 _PROBE_OPTIONS: dict[str, CliOption] = {}
 
 
@@ -328,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return EXIT_USAGE
-    except (UsageProblem, config_mod.ConfigError, PolicyError, ProbeLoadError) as exc:
+    except (UsageProblem, config_mod.ConfigError, PolicyError, ProbeLoadError, outputs.FormatError) as exc:
         click.echo(f"readiness: {exc}", err=True)
         return EXIT_USAGE
     except Exception:

@@ -16,7 +16,7 @@ from .discovery import Discovery, discover
 from .evaluate import evaluate
 from .inventory import Inventory
 from .model import Artifact, Observation, Status, Subject
-from .policy import load_packs, planned_checks
+from .policy import builtin_pack_names, load_packs, planned_checks
 from .probe import Files, Gap, Probe, ProbeContext, load_probes
 from .report import AuditReport, ProbeRun
 
@@ -138,6 +138,9 @@ def audit(
 
     say(f"discovering files in {root}")
     found = discover(root, config)
+    # before the probes run: an attestation that can never count is the user's mistake to fix first
+    atts = attestations_mod.load(found.root, config.attestations)
+    attestations_mod.check_items(atts, packs, load_packs(builtin_pack_names()))
     files = Files(found.root)
     say("finding the deployments the repository ships")
     deployments = build_deployments(found, config, files, deployment)
@@ -155,7 +158,6 @@ def audit(
 
     say("evaluating policies")
     offered = {c.id for cls in probe_classes for c in cls.checks}
-    atts = attestations_mod.load(found.root, config.attestations)
     observations.sort(key=Observation.sort_key)
     finished = now()
     verdicts, results = evaluate(

@@ -1,18 +1,26 @@
-"""Report formats: one module per format, each a function from a report to text.
+"""Report formats: one module per format behind one small interface (``base.Reporter``).
 
-A reporter only renders; it never decides a verdict or an exit code.
+``REPORTERS`` is the only list of formats; the CLI reads it, ``outputs`` parses ``--format``
+against it, and the tests loop over it. A reporter only renders; it never decides a verdict or
+an exit code.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
-from ..report import AuditReport, Gate
-from . import json_format, text
-
-Reporter = Callable[[AuditReport, Gate, bool], str]
+from . import codequality, html, json_format, junit, markdown, sarif, text
+from .base import RenderOptions, Reporter
 
 REPORTERS: dict[str, Reporter] = {
-    "text": text.render,
-    "json": json_format.render,
+    r.name: r
+    for r in (
+        text.TextReporter(),
+        json_format.JsonReporter(),
+        sarif.SarifReporter(),
+        junit.JunitReporter(),
+        markdown.MarkdownReporter(),
+        html.HtmlReporter(),
+        codequality.CodeQualityReporter(),
+    )
 }
+
+__all__ = ["REPORTERS", "RenderOptions", "Reporter"]

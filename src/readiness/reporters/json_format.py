@@ -5,7 +5,13 @@ from __future__ import annotations
 import json
 
 from ..report import AuditReport, Gate
+from .base import RenderOptions, Reporter
 
 
-def render(report: AuditReport, gate: Gate, color: bool = False) -> str:
-    return json.dumps(report.to_json(gate), indent=2, sort_keys=False, default=str) + "\n"
+class JsonReporter(Reporter):
+    name = "json"
+    extension = "json"
+    description = "the auditors' evidence bundle (versioned schema, every observation)"
+
+    def render(self, report: AuditReport, gate: Gate, options: RenderOptions) -> str:
+        return json.dumps(report.to_json(gate), indent=2, sort_keys=False, default=str) + "\n"

@@ -1,7 +1,8 @@
-"""Plain text for people and CI logs: sections, then what fails and why, then one summary line.
+"""Plain text for people and CI logs: the gate first, sections, what fails and why, what would
+decide the unknown items, attestations that do not count, then one summary line.
 
-Colour only when asked (the CLI asks on a terminal); the wording and order
-are stable so that CI logs diff cleanly.
+Colour only when asked (``--color``, ``NO_COLOR``); the wording and order are stable so that
+CI logs diff cleanly. ``--quiet`` keeps only the gate's failures and the gate line.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import click
 
 from ..model import ItemVerdict, VerdictStatus
 from ..report import AuditReport, Gate
+from .base import RenderOptions, Reporter
+from .findings import evidence, evidence_line, live_hints, rejected_attestations
 
 MARK = {
     VerdictStatus.PASS: ("PASS", "green"),
@@ -21,6 +24,7 @@ MARK = {
     VerdictStatus.MANUAL: ("MANUAL", "cyan"),
 }
 MAX_EVIDENCE_LINES = 6
+MAX_IDS = 8
 
 
 def _style(text: str, fg: str | None, color: bool, bold: bool = False) -> str:
@@ -28,30 +32,40 @@ def _style(text: str, fg: str | None, color: bool, bold: bool = False) -> str:
 
 
 def _evidence(report: AuditReport, v: ItemVerdict) -> list[str]:
-    obs = [report.observations[i] for i in v.observations]
-    wanted = "fail" if v.status is VerdictStatus.FAIL else "error" if v.errored else None
-    shown = [o for o in obs if o.status.value == wanted] or obs
-    lines = [f"{o.check}: {o.subject.describe()}: {o.message}" for o in shown[:MAX_EVIDENCE_LINES]]
+    shown = evidence(report, v)
+    lines = [evidence_line(o) for o in shown[:MAX_EVIDENCE_LINES]]
     if len(shown) > MAX_EVIDENCE_LINES:
         lines.append(f"... and {len(shown) - MAX_EVIDENCE_LINES} more (see --format json)")
     return lines or [v.reason]
 
 
-def render(report: AuditReport, gate: Gate, color: bool = False) -> str:
-    out: list[str] = []
-    d = report.discovery
-    git = ""
-    if d.git:
-        git = f" (git {d.git.commit[:12] if d.git.commit else 'no commits'}{', dirty' if d.git.dirty else ''})"
-    out.append(_style(f"readiness {report.tool_version}: audit of {d.root}{git}", None, color, bold=True))
-    readable = sum(1 for a in d.artifacts if not a.skipped)
-    out.append(
-        f"{len(d.artifacts)} files discovered, {readable} readable, {len(report.digests)} inspected; "
-        f"{len(report.observations)} observations from {len(report.probes)} probes"
-    )
-    for note in d.notes + report.notes:
-        out.append(f"note: {note}")
+def _item_lines(report: AuditReport, group: list[ItemVerdict], color: bool) -> list[str]:
+    out = []
+    for v in sorted(group, key=lambda v: (-v.severity.rank, v.pack, v.item_id)):
+        _, item = report.item(v.item_id)
+        word, fg = MARK[v.status]
+        out.append(f"  {_style(word, fg, color)} [{v.severity}] {v.item_id}: {item.title}")
+        out.extend(f"      {line}" for line in _evidence(report, v))
+    return out
 
+
+def _gate_line(report: AuditReport, gate: Gate) -> str:
+    counts = Counter(v.status for v in report.verdicts)
+    summary = ", ".join(f"{counts[s]} {MARK[s][0].lower()}" for s in VerdictStatus)
+    threshold = gate.threshold.value if gate.threshold else "none"
+    verdict = "passed" if gate.passed else f"FAILED ({len(gate.failures)} items)"
+    line = f"{len(report.verdicts)} items: {summary}. Gate (fail-on {threshold}"
+    line += ", attestations required" if gate.require_attestations else ""
+    return line + f"): {verdict}"
+
+
+def _ids(ids: list[str]) -> str:
+    more = f", and {len(ids) - MAX_IDS} more" if len(ids) > MAX_IDS else ""
+    return ", ".join(ids[:MAX_IDS]) + more
+
+
+def _sections(report: AuditReport, color: bool) -> list[str]:
+    out: list[str] = []
     by_id = {v.item_id: v for v in report.verdicts}
     for pack in report.packs:
         out.append("")
@@ -70,27 +84,60 @@ def render(report: AuditReport, gate: Gate, color: bool = False) -> str:
             label = f"{section.id}. {section.title}" if section.id.isdigit() else section.title
             line = f"  {label:<58} {counts[VerdictStatus.PASS]:>2}/{applicable:<2} passed"
             out.append(line + (f"  ({detail})" if detail else ""))
+    return out
+
+
+def render(report: AuditReport, gate: Gate, color: bool = False, quiet: bool = False) -> str:
+    gate_line = _style(_gate_line(report, gate), "green" if gate.passed else "red", color, bold=True)
+    if quiet:
+        lines = []
+        if gate.failures:
+            lines = [
+                _style("Items failing the gate:", None, color, bold=True),
+                *_item_lines(report, list(gate.failures), color),
+                "",
+            ]
+        return "\n".join([*lines, gate_line]) + "\n"
+
+    out: list[str] = []
+    d = report.discovery
+    git = ""
+    if d.git:
+        git = f" (git {d.git.commit[:12] if d.git.commit else 'no commits'}{', dirty' if d.git.dirty else ''})"
+    out.append(_style(f"readiness {report.tool_version}: audit of {d.root}{git}", None, color, bold=True))
+    out.append(gate_line)
+    readable = sum(1 for a in d.artifacts if not a.skipped)
+    out.append(
+        f"{len(d.artifacts)} files discovered, {readable} readable, {len(report.digests)} inspected; "
+        f"{len(report.observations)} observations from {len(report.probes)} probes"
+    )
+    for note in d.notes + report.notes:
+        out.append(f"note: {note}")
+    out.extend(_sections(report, color))
 
     failing = [v for v in report.verdicts if v.status is VerdictStatus.FAIL]
     errored = [v for v in report.verdicts if v.errored and v.status is not VerdictStatus.FAIL]
     for title, group in (("Failing items", failing), ("Items whose probes errored", errored)):
-        if not group:
-            continue
-        out.append("")
-        out.append(_style(f"{title}:", None, color, bold=True))
-        for v in sorted(group, key=lambda v: (-v.severity.rank, v.pack, v.item_id)):
-            _, item = report.item(v.item_id)
-            word, fg = MARK[v.status]
-            out.append(f"  {_style(word, fg, color)} [{v.severity}] {v.item_id}: {item.title}")
-            out.extend(f"      {line}" for line in _evidence(report, v))
+        if group:
+            out += ["", _style(f"{title}:", None, color, bold=True), *_item_lines(report, group, color)]
 
-    counts = Counter(v.status for v in report.verdicts)
-    summary = ", ".join(f"{counts[s]} {MARK[s][0].lower()}" for s in VerdictStatus)
-    threshold = gate.threshold.value if gate.threshold else "none"
-    verdict = "passed" if gate.passed else f"FAILED ({len(gate.failures)} items)"
-    out.append("")
-    line = f"{len(report.verdicts)} items: {summary}. Gate (fail-on {threshold}"
-    line += ", attestations required" if gate.require_attestations else ""
-    line += f"): {verdict}"
-    out.append(_style(line, "green" if gate.passed else "red", color, bold=True))
+    hints = live_hints(report)
+    if hints:
+        out += ["", _style("Unknown items a live target would decide:", None, color, bold=True)]
+        out += [f"  {hint}: {_ids(ids)}" for hint, ids in hints]
+    rejected = rejected_attestations(report)
+    if rejected:
+        out += ["", _style("Attestations that do not count:", "yellow", color, bold=True)]
+        out += [f"  {line}" for line in rejected]
+
+    out += ["", gate_line]
     return "\n".join(out) + "\n"
+
+
+class TextReporter(Reporter):
+    name = "text"
+    extension = "txt"
+    description = "for people and CI logs: the gate, sections, failures with evidence"
+
+    def render(self, report: AuditReport, gate: Gate, options: RenderOptions) -> str:
+        return render(report, gate, options.color, options.quiet)

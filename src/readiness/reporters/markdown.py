@@ -1,0 +1,145 @@
+"""Markdown for a pull-request comment or a CI job summary: each pack's own checklist, ticked.
+
+A summary table and the gate first; then, per section, a collapsed ``<details>`` with the
+checklist lines verbatim: ``- [x]`` for a passed item, ``- [ ]`` with the status, a one-line
+reason and the top evidence for every other. With ``max_lines`` the report is shortened to fit:
+passed items are folded into a count first, then whole sections are left out, and it says so.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter
+
+from ..model import ItemVerdict, VerdictStatus
+from ..policy import Pack
+from ..report import AuditReport, Gate
+from .base import RenderOptions, Reporter
+from .findings import STATUS_WORD, evidence, one_line
+
+ORDER = (
+    VerdictStatus.PASS,
+    VerdictStatus.FAIL,
+    VerdictStatus.UNKNOWN,
+    VerdictStatus.MANUAL,
+    VerdictStatus.NOT_APPLICABLE,
+)
+
+
+def _md(text: str) -> str:
+    """Text that Markdown and the HTML inside it show as written."""
+    return html.escape(text, quote=False).replace("|", "\\|").replace("`", "'").replace("*", "\\*").replace("_", "\\_")
+
+
+def _code(text: str) -> str:
+    return "`" + text.replace("`", "'") + "`"
+
+
+def _header(report: AuditReport, gate: Gate) -> list[str]:
+    threshold = gate.threshold.value if gate.threshold else "none"
+    verdict = "passed ✅" if gate.passed else f"FAILED ❌ ({len(gate.failures)} items)"
+    lines = [
+        f"## readiness: gate {verdict}",
+        "",
+        f"Gate: fail-on `{threshold}`{', attestations required' if gate.require_attestations else ''}. "
+        f"readiness {report.tool_version}"
+        + (
+            f", commit `{report.discovery.git.commit[:12]}`"
+            if report.discovery.git and report.discovery.git.commit
+            else ""
+        ),
+        "",
+        "| pack | items | " + " | ".join(STATUS_WORD[s] for s in ORDER) + " |",
+        "|---|---:|" + "---:|" * len(ORDER),
+    ]
+    for pack in report.packs:
+        counts = Counter(v.status for v in report.verdicts if v.pack == pack.name)
+        cells = " | ".join(str(counts[s]) for s in ORDER)
+        lines.append(f"| {_md(pack.title)} | {sum(counts.values())} | {cells} |")
+    if gate.failures:
+        lines += ["", "**Failing the gate:** " + ", ".join(f"`{v.item_id}`" for v in gate.failures[:20])]
+        if len(gate.failures) > 20:
+            lines[-1] += f" and {len(gate.failures) - 20} more"
+    return lines
+
+
+def _item(report: AuditReport, v: ItemVerdict, title: str) -> list[str]:
+    # Titles are the checklist's own Markdown lines, kept verbatim.
+    if v.status is VerdictStatus.PASS:
+        return [f"- [x] {title}"]
+    reason = one_line(v.reason, 160)
+    lines = [f"- [ ] {title} — **{STATUS_WORD[v.status]}** ({v.severity}): {_md(reason)}"]
+    shown = evidence(report, v)
+    if (
+        shown
+        and v.status is not VerdictStatus.MANUAL
+        and f"{shown[0].subject.describe()}: {shown[0].message}" != v.reason
+    ):
+        o = shown[0]
+        more = f" (+{len(shown) - 1} more)" if len(shown) > 1 else ""
+        lines.append(f"  <br>{_code(o.subject.describe())}: {_md(one_line(o.message, 160))}{more}")
+    return lines
+
+
+def _section(
+    report: AuditReport, pack: Pack, section_id: str, by_id: dict[str, ItemVerdict], compact: bool
+) -> list[str]:
+    items = [i for i in pack.items if i.section == section_id]
+    verdicts = [by_id[i.id] for i in items]
+    counts = Counter(v.status for v in verdicts)
+    applicable = len(verdicts) - counts[VerdictStatus.NOT_APPLICABLE]
+    detail = ", ".join(f"{counts[s]} {STATUS_WORD[s]}" for s in ORDER[1:4] if counts[s])
+    section = pack.section(section_id)
+    label = f"{section.id}. {section.title}" if section.id.isdigit() else section.title
+    mark = "✅" if not detail else "❌" if counts[VerdictStatus.FAIL] else "⚠️"
+    summary = f"{mark} {_md(label)}: {counts[VerdictStatus.PASS]}/{applicable} passed" + (
+        f" ({detail})" if detail else ""
+    )
+    body: list[str] = []
+    for item, v in zip(items, verdicts, strict=True):
+        if compact and v.status is VerdictStatus.PASS:
+            continue
+        body += _item(report, v, item.title)
+    if compact and counts[VerdictStatus.PASS]:
+        body.append(f"- {counts[VerdictStatus.PASS]} passed items not shown")
+    return ["<details>", f"<summary>{summary}</summary>", "", *body, "", "</details>", ""]
+
+
+def render(report: AuditReport, gate: Gate, max_lines: int | None = None) -> str:
+    by_id = {v.item_id: v for v in report.verdicts}
+    for compact in (False, True):
+        blocks = [_header(report, gate)]
+        for pack in report.packs:
+            blocks.append(["", f"### {_md(pack.title)}", ""])
+            blocks += [_section(report, pack, s.id, by_id, compact) for s in pack.sections]
+        if max_lines is None or sum(map(len, blocks)) <= max_lines:
+            return "\n".join(line for block in blocks for line in block) + "\n"
+    return _cut(blocks, max_lines)
+
+
+def _cut(blocks: list[list[str]], max_lines: int) -> str:
+    """Whole blocks up to the cap (a cut ``<details>`` would break the page), then a note."""
+    note_lines = 2
+    kept: list[str] = list(blocks[0])  # the summary and the gate, whatever the cap
+    left = 0
+    for block in blocks[1:]:
+        if not left and len(kept) + len(block) <= max_lines - note_lines:
+            kept += block
+        elif "<details>" in block:
+            left += 1
+    if left:
+        kept += [
+            "",
+            f"_{left} more sections not shown (a cap of {max_lines} lines); the full report: "
+            "`--format markdown=FILE`._",
+        ]
+    return "\n".join(kept) + "\n"
+
+
+class MarkdownReporter(Reporter):
+    name = "markdown"
+    extension = "md"
+    description = "the packs' checklists ticked, for a pull-request comment or a job summary"
+
+    def render(self, report: AuditReport, gate: Gate, options: RenderOptions) -> str:
+        return render(report, gate, options.max_lines)
