@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from . import __version__
+from . import __version__, environment
 from . import config as config_mod
 from .model import Severity
 from .policy import PolicyError, builtin_pack_names, load_packs, planned_checks
@@ -102,6 +102,7 @@ def audit(
         raise UsageProblem(f"{path}: no such file or directory")
     if not path.is_dir():
         raise UsageProblem(f"{path}: not a directory (audit a repository's root folder)")
+    environment.check()
     cfg = config_mod.load(path.resolve(), config_path)
     given = []
     for dest, value in probe_values.items():
@@ -302,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return EXIT_USAGE
-    except (UsageProblem, config_mod.ConfigError, PolicyError, ProbeLoadError) as exc:
+    except (UsageProblem, config_mod.ConfigError, PolicyError, ProbeLoadError, environment.ForeignDependency) as exc:
         click.echo(f"readiness: {exc}", err=True)
         return EXIT_USAGE
     except Exception:
