@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import git, run_cli
+from readiness.probes.secret_rules import scan_text
 from secret_corpus import LOOKALIKES, write_corpus
 
 from readiness.config import Config
@@ -221,3 +223,25 @@ def test_every_rule_finds_its_format_across_many_random_values():
     covered = set(planted(random.Random(0))) | set(provider_tokens(random.Random(0)))
     assert covered == {r.id for r in RULES}, "every rule has a generator in the corpus"
     assert [(p, f.rule) for p, t in LOOKALIKES.items() for f in scan_text(t)] == []
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "NOT_SECRET_SUFFIX = re.compile(",
+        "        secrets = secret_findings(analysis)",
+        '    password = os.environ.get(spec.get("password_env") or "PGPASSWORD")',
+        '        "PasswordAuthentication": password[0],',
+        "ENV API_KEY=bench_not_a_real_key_{n} NODE_ENV=production",
+        "password_encryption = scram-sha-256",
+        'secret_files = "readiness.probes.secret_files:SecretFilesProbe"',
+    ],
+)
+def test_code_and_references_beside_credential_names_are_not_secrets(line):
+    # found by auditing this repository with itself: calls, subscripts, templates, entry points, algorithm names
+    assert list(scan_text(line)) == []
+
+
+def test_a_quoted_value_with_brackets_is_still_a_secret():
+    (finding,) = scan_text('db_password = "Xk9(qL2w]Vz8pR4t"')
+    assert finding.rule == "generic-assignment"
