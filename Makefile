@@ -69,8 +69,8 @@ test-lowest: system-deps
 	$(LOWEST)/bin/python -m pytest -q -m 'not slow'
 
 lint: setup
-	$(BIN)/ruff check src probes tests fixtures
-	$(BIN)/ruff format --check src probes tests fixtures
+	$(BIN)/ruff check src probes tests fixtures scripts
+	$(BIN)/ruff format --check src probes tests fixtures scripts
 
 clean:
 	rm -rf $(VENV) $(LOWEST) build dist *.egg-info src/*.egg-info

@@ -1742,10 +1742,10 @@ AUDIT_LOGGING = Check(
     title="The cloud's audit log is recorded and kept (CloudTrail, Azure Activity Log, GCP audit logs)",
     rationale="The audit log is the record of every change to the account; without it an incident cannot be "
     "reconstructed, and without validation the record can be altered.",
-    remediation="AWS: declare aws_cloudtrail with is_multi_region_trail, enable_log_file_validation and "
-    "kms_key_id, and an AWS Config recorder. Azure: an azurerm_monitor_diagnostic_setting on the subscription "
-    "exporting the Activity Log. GCP: a google_project_iam_audit_config enabling DATA_READ and DATA_WRITE for "
-    "allServices. Each root module is judged for the clouds its resources use.",
+    remediation="Each root module is judged for the clouds its resources use. AWS: declare aws_cloudtrail with "
+    "is_multi_region_trail, enable_log_file_validation and kms_key_id, and an AWS Config recorder. Azure: an "
+    "azurerm_monitor_diagnostic_setting on the subscription exporting the Activity Log. GCP: a "
+    "google_project_iam_audit_config enabling DATA_READ and DATA_WRITE for allServices.",
     when_absent=Status.UNKNOWN,
 )
 

@@ -12,6 +12,7 @@ import click
 
 from . import __version__, environment
 from . import config as config_mod
+from .check_docs import page_path
 from .model import Severity
 from .policy import PolicyError, builtin_pack_names, load_packs, planned_checks
 from .probe import CliOption, ProbeLoadError, load_probes
@@ -231,6 +232,7 @@ def explain(ident: str) -> int:
                     if cid in checks:
                         cls, c = checks[cid]
                         click.echo(f"  {cid} (probe {cls.name}): {c.title}\n    fix: {c.remediation}")
+                        click.echo(f"    page: {page_path(cid)}")
                     else:
                         title = planned.get(cid, {}).get("title", "")
                         click.echo(f"  {cid} (planned, no probe yet: reported unknown): {title}")
@@ -242,6 +244,7 @@ def explain(ident: str) -> int:
         click.echo(f"\nWhy: {c.rationale}\nFix: {c.remediation}")
         click.echo(f"If the probe finds no input for it and reports nothing: {c.when_absent}")
         click.echo(f"Decides: {', '.join(users) or '(no item)'}")
+        click.echo(f"Page: {page_path(c.id)}")
         return EXIT_OK
     if ident in planned:
         click.echo(f"{ident}: planned ({planned[ident].get('title', '')}); no installed probe implements it yet.")
