@@ -12,6 +12,7 @@ import click
 
 from . import __version__, environment
 from . import config as config_mod
+from . import progress as progress_mod
 from .check_docs import page_path
 from .model import Severity
 from .policy import PolicyError, builtin_pack_names, load_packs, planned_checks
@@ -113,18 +114,13 @@ def audit(
             if v is not None and v is not False:
                 given.append((opt.path, True if opt.is_flag else v, opt.multiple))
     cfg = config_mod.with_values(cfg, given)
-    interactive = sys.stderr.isatty()
-
-    def progress(msg: str) -> None:
-        if interactive:
-            click.echo(f"\r\033[K{msg}", err=True, nl=False)
-
-    report = run_audit(path, cfg, list(policies) or None, progress=progress)
-    if interactive:
-        click.echo("\r\033[K", err=True, nl=False)
+    shown = progress_mod.for_stream(sys.stderr, len(load_probes()))
+    report = run_audit(path, cfg, list(policies) or None, progress=shown)
+    if shown:
+        shown.close()
     threshold = None if fail_on == "none" else Severity(fail_on)
     gate = report.gate(threshold, require_attestations)
-    color = output is None and fmt == "text" and sys.stdout.isatty()
+    color = output is None and fmt == "text" and progress_mod.color_allowed(sys.stdout)
     text = REPORTERS[fmt](report, gate, color)
     if output:
         try:
