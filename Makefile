@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps demo test lint bench clean
+.PHONY: setup system-deps demo test lint bench clean test-lowest
 
 setup: $(STAMP)
 
@@ -60,12 +60,22 @@ bench: setup system-deps
 	@if [ -d "$(TERRAGOAT)" ]; then $(BIN)/python benchmarks/terraform.py "$(TERRAGOAT)"; \
 	else echo "terraform benchmark: set TERRAGOAT=<path to a bridgecrewio/terragoat checkout>"; fi
 
+# The declared lower bounds, proved: a separate venv with exactly the lowest allowed versions
+# (constraints-lowest.txt), then the suite. Not part of `make test`: a second venv and a second full run.
+LOWEST := .venv-lowest
+test-lowest: system-deps
+	test -x $(LOWEST)/bin/python || $(PYTHON) -m venv $(LOWEST)
+	$(LOWEST)/bin/python -m pip install --quiet --upgrade pip
+	$(LOWEST)/bin/python -m pip install --quiet -c constraints-lowest.txt -e '.[test]'
+	$(LOWEST)/bin/python -m pip check
+	$(LOWEST)/bin/python -m pytest -q -m 'not slow'
+
 lint: setup
-	$(BIN)/ruff check src probes tests fixtures
-	$(BIN)/ruff format --check src probes tests fixtures
+	$(BIN)/ruff check src probes tests fixtures scripts
+	$(BIN)/ruff format --check src probes tests fixtures scripts
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info src/*.egg-info
+	rm -rf $(VENV) $(LOWEST) build dist *.egg-info src/*.egg-info
 
 # Accuracy benchmark (issue 11, docs/accuracy.md): audits each checkout under $(CORPUS) named by a truth
 # file in benchmarks/accuracy/truth/ with zero configuration and compares it with that truth. Fetches

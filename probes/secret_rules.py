@@ -394,8 +394,15 @@ _PLACEHOLDER = re.compile(
 )
 # Lists, mappings and lower-case identifiers name a secret (compose `secrets: [db_password]`), they are not one.
 # So do header and field names (X-Auth-Token): words joined by separators, no digits.
-_REFERENCE = re.compile(r"^[\[{]|^[a-z]+(?:[_.\-][a-z]+)*$|^[A-Za-z]+(?:[_.\-][A-Za-z]+)+$")
-_FILE_KEY = re.compile(r"(?i)[\w.\-]*_FILE\b|_PATH\b|_REF\b|_NAME\b|_ID\b\s*[:=]")
+# An entry point or import reference (`pkg.module:Object`) names code, not a credential.
+_REFERENCE = re.compile(
+    r"^[\[{]|^[a-z]+(?:[_.\-][a-z]+)*$|^[A-Za-z]+(?:[_.\-][A-Za-z]+)+$|^[a-z_]\w*(?:\.[a-z_]\w*)+:[A-Za-z_]\w*$"
+)
+# `password_encryption = scram-sha-256` names an algorithm.
+_FILE_KEY = re.compile(r"(?i)[\w.\-]*_FILE\b|_PATH\b|_REF\b|_NAME\b|_ENCRYPTION\b|_ID\b\s*[:=]")
+# An unquoted value with a call, subscript or template in it is code (`token = re.compile(`,
+# `password = os.environ["X"]`, `key_{n}`), not a literal; a quoted value keeps every character.
+_CODE_VALUE = re.compile(r"[()\[\]{}]")
 
 
 def entropy(value: str) -> float:
@@ -474,6 +481,9 @@ def scan_line(line: str, lineno: int) -> Iterator[Finding]:
             if "EXAMPLE" in secret:
                 continue
             if rule.id == "generic-assignment" and _REFERENCE.match(secret):
+                continue
+            quoted = line[m.start("secret") - 1 : m.start("secret")] in ("'", '"')
+            if rule.id == "generic-assignment" and not quoted and _CODE_VALUE.search(secret):
                 continue
             if rule.min_entropy and entropy(secret) < rule.min_entropy:
                 continue

@@ -1739,11 +1739,13 @@ def secret_access_audited(estate: Estate) -> Iterator[Finding]:
 
 AUDIT_LOGGING = Check(
     id="terraform.audit_logging",
-    title="CloudTrail records every region with log file validation and KMS encryption",
-    rationale="The trail is the record of every change to the account; without it an incident cannot be "
+    title="The cloud's audit log is recorded and kept (CloudTrail, Azure Activity Log, GCP audit logs)",
+    rationale="The audit log is the record of every change to the account; without it an incident cannot be "
     "reconstructed, and without validation the record can be altered.",
-    remediation="Declare aws_cloudtrail with is_multi_region_trail, enable_log_file_validation and kms_key_id; "
-    "add an AWS Config recorder.",
+    remediation="Each root module is judged for the clouds its resources use. AWS: declare aws_cloudtrail with "
+    "is_multi_region_trail, enable_log_file_validation and kms_key_id, and an AWS Config recorder. Azure: an "
+    "azurerm_monitor_diagnostic_setting on the subscription exporting the Activity Log. GCP: a "
+    "google_project_iam_audit_config enabling DATA_READ and DATA_WRITE for allServices.",
     when_absent=Status.UNKNOWN,
 )
 
@@ -1775,7 +1777,7 @@ def audit_logging(estate: Estate) -> Iterator[Finding]:
             yield Finding(check, Status.UNKNOWN, "; ".join(unknown), trail, facts=facts)
         else:
             yield Finding(check, Status.PASS, "multi-region, validated, KMS-encrypted", trail, facts=facts)
-    if not trails and estate.resources:
+    if not trails and any(r.type.startswith("aws_") for r in estate.resources):  # Azure/GCP: terraform_audit_logs
         yield _absent(estate, check, Status.FAIL, "no aws_cloudtrail declared")
 
 

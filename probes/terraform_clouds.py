@@ -14,6 +14,7 @@ from typing import Any
 
 from readiness.model import Status
 
+from . import terraform_audit_logs
 from .terraform_checks import (
     DELETION_PROTECTION,
     ENCRYPTION_AT_REST,
@@ -213,4 +214,5 @@ JUDGES: tuple[tuple[Any, Judge], ...] = (
     (HTTPS_ENFORCED, https),
     (ENCRYPTION_AT_REST, key_rotation),
     (DELETION_PROTECTION, deletion),
+    (terraform_audit_logs.AUDIT_LOGGING, terraform_audit_logs.audit_logging),
 )

@@ -1,4 +1,4 @@
-"""A plain (non-editable) `pip install .` into a fresh venv gives a working `readiness`."""
+"""A built wheel installed into a fresh venv gives a working `readiness`; a foreign `hcl2` is caught before an audit."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ pytestmark = pytest.mark.slow
 
 
 def test_wheel_install_ships_probes_policies_and_schemas(tmp_path, fixture_repo):
+    """Build the wheel from a copy of the sources, install that file (not the folder), audit, then add Checkov's
+    hcl2 fork to the same venv and see the audit stop with the fix instead of failing every .tf file."""
     src = tmp_path / "src-copy"
     src.mkdir()
     for part in ("pyproject.toml", "README.md"):
@@ -22,11 +24,17 @@ def test_wheel_install_ships_probes_policies_and_schemas(tmp_path, fixture_repo)
         shutil.copytree(REPO / part, src / part, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    pip = subprocess.run(
-        [str(venv / "bin/python"), "-m", "pip", "install", "--quiet", str(src)],
+    py = str(venv / "bin/python")
+    built = subprocess.run(
+        [py, "-m", "pip", "wheel", "--quiet", "--no-deps", "-w", str(tmp_path / "dist"), str(src)],
         capture_output=True,
         text=True,
         timeout=600,
+    )
+    assert built.returncode == 0, built.stderr
+    (wheel,) = (tmp_path / "dist").glob("readiness-*.whl")
+    pip = subprocess.run(
+        [py, "-m", "pip", "install", "--quiet", str(wheel)], capture_output=True, text=True, timeout=600
     )
     assert pip.returncode == 0, pip.stderr
     exe = venv / "bin/readiness"
@@ -55,3 +63,17 @@ def test_wheel_install_ships_probes_policies_and_schemas(tmp_path, fixture_repo)
     )
     assert done.returncode == 1, done.stderr
     assert json.loads(done.stdout)["summary"]["items"] == 265
+
+    # Checkov's fork writes the same top-level `hcl2` package; pip check sees nothing, readiness must.
+    fork = subprocess.run(
+        [py, "-m", "pip", "install", "--quiet", "--no-deps", "bc-python-hcl2==0.4.3"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert fork.returncode == 0, fork.stderr
+    clashed = subprocess.run([str(exe), "audit", str(repo)], capture_output=True, text=True, timeout=120)
+    assert clashed.returncode == 2, clashed.stderr
+    assert "bc-python-hcl2" in clashed.stderr and "own environment" in clashed.stderr
+    assert "pipx install" in clashed.stderr
+    assert clashed.stdout == ""

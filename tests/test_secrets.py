@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import git, run_cli
+from readiness.probes.secret_rules import scan_text
 from secret_corpus import LOOKALIKES, write_corpus
 
 from readiness.config import Config
@@ -229,3 +231,25 @@ def test_template_expressions_are_not_secrets():
     assert is_placeholder(".Env.JIGASI_SIP_PASSWORD", "org.jitsi.sip.PASSWORD={{ .Env.JIGASI_SIP_PASSWORD }}")
     assert is_placeholder("db_password", "password: <%= ENV['db_password'] %>")
     assert not is_placeholder("q8Zr2LmT4vWx9KpN", "password=q8Zr2LmT4vWx9KpN  # {{ not around the value }}")
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "NOT_SECRET_SUFFIX = re.compile(",
+        "        secrets = secret_findings(analysis)",
+        '    password = os.environ.get(spec.get("password_env") or "PGPASSWORD")',
+        '        "PasswordAuthentication": password[0],',
+        "ENV API_KEY=bench_not_a_real_key_{n} NODE_ENV=production",
+        "password_encryption = scram-sha-256",
+        'secret_files = "readiness.probes.secret_files:SecretFilesProbe"',
+    ],
+)
+def test_code_and_references_beside_credential_names_are_not_secrets(line):
+    # found by auditing this repository with itself: calls, subscripts, templates, entry points, algorithm names
+    assert list(scan_text(line)) == []
+
+
+def test_a_quoted_value_with_brackets_is_still_a_secret():
+    (finding,) = scan_text('db_password = "Xk9(qL2w]Vz8pR4t"')
+    assert finding.rule == "generic-assignment"

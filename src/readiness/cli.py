@@ -10,14 +10,17 @@ from typing import Any
 
 import click
 
-from . import __version__
+from . import __version__, environment
 from . import config as config_mod
+from . import progress as progress_mod
 from .attest import attest_command
+from .check_docs import page_path
 from .model import Severity
 from .policy import PolicyError, builtin_pack_names, load_packs, planned_checks
 from .probe import CliOption, ProbeLoadError, load_probes
 from .reporters import outputs
 from .runner import audit as run_audit
+from .secrets_command import secrets_cmd
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 FAIL_ON = ["critical", "high", "medium", "low", "none"]
@@ -124,6 +127,7 @@ def audit(
         raise UsageProblem(f"{path}: no such file or directory")
     if not path.is_dir():
         raise UsageProblem(f"{path}: not a directory (audit a repository's root folder)")
+    environment.check()
     cfg = config_mod.load(path.resolve(), config_path)
     given = []
     for dest, value in probe_values.items():
@@ -132,15 +136,10 @@ def audit(
             if v is not None and v is not False:
                 given.append((opt.path, True if opt.is_flag else v, opt.multiple))
     cfg = config_mod.with_values(cfg, given)
-    interactive = sys.stderr.isatty()
-
-    def progress(msg: str) -> None:
-        if interactive:
-            click.echo(f"\r\033[K{msg}", err=True, nl=False)
-
-    report = run_audit(path, cfg, list(policies) or None, progress=progress, deployment=deployment)
-    if interactive:
-        click.echo("\r\033[K", err=True, nl=False)
+    shown = progress_mod.for_stream(sys.stderr, len(load_probes()))
+    report = run_audit(path, cfg, list(policies) or None, progress=shown, deployment=deployment)
+    if shown:
+        shown.close()
     threshold = None if fail_on == "none" else Severity(fail_on)
     gate = report.gate(threshold, require_attestations)
     to_stdout, written = outputs.write(
@@ -248,6 +247,7 @@ def explain(ident: str) -> int:
                     if cid in checks:
                         cls, c = checks[cid]
                         click.echo(f"  {cid} (probe {cls.name}): {c.title}\n    fix: {c.remediation}")
+                        click.echo(f"    page: {page_path(cid)}")
                     else:
                         title = planned.get(cid, {}).get("title", "")
                         click.echo(f"  {cid} (planned, no probe yet: reported unknown): {title}")
@@ -259,6 +259,7 @@ def explain(ident: str) -> int:
         click.echo(f"\nWhy: {c.rationale}\nFix: {c.remediation}")
         click.echo(f"If the probe finds no input for it and reports nothing: {c.when_absent}")
         click.echo(f"Decides: {', '.join(users) or '(no item)'}")
+        click.echo(f"Page: {page_path(c.id)}")
         return EXIT_OK
     if ident in planned:
         click.echo(f"{ident}: planned ({planned[ident].get('title', '')}); no installed probe implements it yet.")
@@ -300,6 +301,7 @@ def deployments(path: Path, fmt: str, config_path: Path | None) -> int:
 
 
 cli.add_command(attest_command)
+cli.add_command(secrets_cmd)
 
 _PROBE_OPTIONS: dict[str, CliOption] = {}
 
@@ -343,7 +345,14 @@ def main(argv: list[str] | None = None) -> int:
     except click.ClickException as exc:
         exc.show()
         return EXIT_USAGE
-    except (UsageProblem, config_mod.ConfigError, PolicyError, ProbeLoadError, outputs.FormatError) as exc:
+    except (
+        UsageProblem,
+        config_mod.ConfigError,
+        PolicyError,
+        ProbeLoadError,
+        outputs.FormatError,
+        environment.ForeignDependency,
+    ) as exc:
         click.echo(f"readiness: {exc}", err=True)
         return EXIT_USAGE
     except Exception:
