@@ -24,11 +24,21 @@ import yaml
 from readiness.model import Artifact, Check, Observation, Status, Subject
 from readiness.probe import ArtifactUnreadable, Claim, Probe, ProbeContext
 
+RATIONALES = {
+    "production_mode": "Debug modes show stack traces, settings and sometimes secrets to anyone who triggers an error.",
+    "timeouts": "A call without a timeout waits forever on a slow dependency, holding a worker until none is left.",
+    "rate_limiting": "Without a limit, one client (or one bug) can exhaust the service for everyone else.",
+    "cors_restricted": "A permissive CORS policy lets any web page call the API with the user's credentials.",
+    "circuit_breakers": "Retries on a failing dependency multiply its load; a breaker fails fast so it can recover.",
+    "connection_pooling": "Opening a database connection per request costs latency and can exhaust the server's slots.",
+    "caching": "Recomputing expensive reads on every request wastes capacity that peaks then lack.",
+    "audit_logging": "Without a record of who changed what, an incident or a dispute cannot be reconstructed.",
+    "feature_flags": "An unmanaged flag turns untested code on in production with no record of who did it.",
+}
+
 
 def _check(key: str, title: str, remediation: str) -> Check:
-    return Check(
-        f"app.{key}", title, "The application's own defaults decide how it behaves under load and attack.", remediation
-    )
+    return Check(f"app.{key}", title, RATIONALES[key], remediation)
 
 
 PRODUCTION_MODE = _check(
