@@ -24,11 +24,21 @@ import yaml
 from readiness.model import Artifact, Check, Observation, Status, Subject
 from readiness.probe import ArtifactUnreadable, Claim, Probe, ProbeContext
 
+RATIONALES = {
+    "production_mode": "Debug modes show stack traces, settings and sometimes secrets to anyone who triggers an error.",
+    "timeouts": "A call without a timeout waits forever on a slow dependency, holding a worker until none is left.",
+    "rate_limiting": "Without a limit, one client (or one bug) can exhaust the service for everyone else.",
+    "cors_restricted": "A permissive CORS policy lets any web page call the API with the user's credentials.",
+    "circuit_breakers": "Retries on a failing dependency multiply its load; a breaker fails fast so it can recover.",
+    "connection_pooling": "Opening a database connection per request costs latency and can exhaust the server's slots.",
+    "caching": "Recomputing expensive reads on every request wastes capacity that peaks then lack.",
+    "audit_logging": "Without a record of who changed what, an incident or a dispute cannot be reconstructed.",
+    "feature_flags": "An unmanaged flag turns untested code on in production with no record of who did it.",
+}
+
 
 def _check(key: str, title: str, remediation: str) -> Check:
-    return Check(
-        f"app.{key}", title, "The application's own defaults decide how it behaves under load and attack.", remediation
-    )
+    return Check(f"app.{key}", title, RATIONALES[key], remediation)
 
 
 PRODUCTION_MODE = _check(
@@ -148,6 +158,7 @@ class Found:
     env: list[tuple[str, str, str, Subject]] = field(default_factory=list)  # service, key, value, where
     scripts: dict[str, tuple[str, Subject]] = field(default_factory=dict)
     flag_files: list[tuple[str, str]] = field(default_factory=list)
+    cache_services: list[tuple[str, str, Subject]] = field(default_factory=list)  # name, image, where
 
 
 TRUTHY = frozenset({"true", "1", "yes", "on"})
@@ -175,6 +186,23 @@ def _from_environment(value: ast.expr, found: Found, path: str) -> tuple[Status,
 
 def _line(text: str, m: re.Match[str]) -> int:
     return text[: m.start()].count("\n") + 1
+
+
+CACHE_IMAGES = re.compile(r"(^|/)(memcached|varnish)([:@]|$)")
+KEY_VALUE_IMAGES = re.compile(r"(^|/)(redis|valkey|keydb|dragonfly)([:@]|$)")
+
+
+def cache_services(ctx: ProbeContext) -> list[tuple[str, str, Subject]]:
+    """Production compose services that are caches: memcached or varnish whatever their name, a Redis-like
+    store whose service name says cache (netbox's redis-cache)."""
+    out = []
+    for deployment, view in ctx.compose_services():
+        image = str(view.get("image") or "")
+        if deployment.production and (
+            CACHE_IMAGES.search(image) or (KEY_VALUE_IMAGES.search(image) and "cache" in view.name.lower())
+        ):
+            out.append((view.name, image, view.where("image")))
+    return out
 
 
 def production_environment(ctx: ProbeContext) -> list[tuple[str, str, str, Subject]]:
@@ -226,6 +254,7 @@ class AppProbe(Probe):
             with ctx.guard(art):
                 self._read(ctx, art, found)
         found.env += production_environment(ctx)
+        found.cache_services += cache_services(ctx)
         if not found.code and not found.deps:
             for check in CHECKS:
                 yield ctx.observe(
@@ -513,6 +542,8 @@ class AppProbe(Probe):
             if key in found.props:
                 value, line, path = found.props[key]
                 yield Status.PASS, Subject(path=path, line=line), f"{key}={value}"
+        for name, image, where in found.cache_services:
+            yield Status.PASS, where, f"the production stack runs a cache service: {name} ({image})"
 
     def _library(self, ctx: ProbeContext, found: Found, check: Check, outside: str) -> Iterator[Observation]:
         code = "\n".join(found.code.values())

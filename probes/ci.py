@@ -236,6 +236,8 @@ TOOLS: dict[str, re.Pattern[str]] = {
         r"ctest",
         r"python -m unittest",
         r"manage\.py test",
+        r"\S*/manage\.py test",
+        r"\S*/pytest",
     ),
     LINT.id: _tools(
         r"ruff",
@@ -567,9 +569,14 @@ def github_jobs(path: str, doc: Any) -> list[Job]:
             continue
         job = Job("GitHub Actions", str(name), path, doc["jobs"].key_line(name))
         steps = spec.get("steps") or []
+        strategy = spec.get("strategy") if isinstance(spec.get("strategy"), dict) else {}
+        # `run: ${{ matrix.build_cmd }}`: what the step runs is in the matrix values.
+        matrix_values = _text(strategy.get("matrix")) if strategy.get("matrix") else ""
         for i, step in enumerate(steps if isinstance(steps, list) else []):
             if isinstance(step, dict):
                 text = "\n".join(_text(step.get(k)) for k in ("name", "uses", "run", "with") if step.get(k) is not None)
+                if matrix_values and "matrix." in text:
+                    text += "\n" + matrix_values
                 job.steps.append(Step(text, steps.item_line(i)))
         if spec.get("uses"):  # a reusable workflow call
             job.steps.append(Step(f"{spec['uses']} {_text(spec.get('with'))}", spec.key_line("uses")))

@@ -56,11 +56,30 @@ class Topic:
     short_ok: bool = False  # two targets make a complete RTO/RPO section; no word count applies
 
 
+RATIONALES = {
+    "deployment_guide": "A deployment only one person knows how to run stops when that person is away.",
+    "infra_configuration": "Undocumented settings get changed without knowing what depends on them.",
+    "monitoring_guide": "Dashboards and alerts nobody knows how to read do not shorten an incident.",
+    "troubleshooting": "Known failure modes written down are fixed in minutes instead of rediscovered.",
+    "runbooks": "An alert without a runbook leaves the person paged at night to improvise.",
+    "incident_response": "Without agreed severities and roles, incidents stall on who decides and who talks to users.",
+    "oncall": "An alert nobody is obliged to answer, with no escalation, is an alert nobody answers.",
+    "disaster_recovery": "A recovery plan written during the disaster is written too late; an old one no longer fits.",
+    "backup_restore": "A backup nobody knows how to restore is not a backup.",
+    "rto_rpo": "Without recovery targets, nobody can say whether the backups and failover are good enough.",
+    "capacity_scaling": "Scaling decided under load is slow and risky; the limits and steps should be known before.",
+    "performance_procedures": "Performance work without a procedure is guesswork repeated at every regression.",
+    "patching_process": "Unpatched systems are the commonest way in; a process decides who patches what, how fast.",
+    "secret_rotation": "A leaked credential stays valid until someone rotates it, which they cannot do without steps.",
+    "security_policy": "Security rules that are not written down are applied unevenly, and cannot be audited.",
+}
+
+
 def _topic(key: str, title: str, names: str, demand=None, recent: bool = False, short_ok: bool = False) -> Topic:
     check = Check(
         f"docs.{key}",
         title,
-        "Operational knowledge that lives only in people's heads leaves with them and is missing during incidents.",
+        RATIONALES[key],
         "Write it down in the repository (docs/ or runbooks/) with real content, and keep it current.",
     )
     return Topic(check, re.compile(names, re.I), demand, recent, short_ok)

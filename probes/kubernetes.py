@@ -1016,6 +1016,7 @@ def helm_chart_template(ctx: ProbeContext, path: str) -> bool:
 
 class KubernetesProbe(Probe):
     name = "kubernetes"
+    check_prefix = "k8s"
     version = "0.1.0"
     stage = "inventory"  # workloads go into the inventory before the check probes run
     description = "Kubernetes manifests: pod security, resources, probes, NetworkPolicy, HPA, PDB, rollout, RBAC."

@@ -21,11 +21,29 @@ from typing import Any
 from readiness.model import Artifact, Check, Observation, Status, Strength, Subject
 from readiness.probe import Claim, Probe, ProbeContext
 
+RATIONALES = {
+    "prometheus_configured": "A service nothing scrapes has no metrics: its failures are found by its users.",
+    "alert_rules": "Metrics without alert rules are only looked at after someone complains.",
+    "alert_rules_tested": "An alert rule with a wrong expression never fires, and nothing says so until it matters.",
+    "alertmanager_receivers": "Alerts routed to no real receiver fire into the void.",
+    "multi_channel_notifications": "One notification channel is one point of failure for every page.",
+    "critical_alerts": "Outages, errors, slowness, full disks, expiring certificates, failed backups: each needs one.",
+    "slo_rules": "Without SLOs, alerts fire on symptoms users do not feel and stay silent on those they do.",
+    "resource_metrics": "CPU, memory and disk exhaustion are the commonest causes of outages; they must be measured.",
+    "db_metrics": "A database saturating its connections or slowing down takes every service with it.",
+    "grafana_dashboards": "Dashboards kept only in Grafana's database are lost with it and drift from the deployment.",
+    "loki_configured": "Logs left on the host vanish with the container and cannot be searched across hosts.",
+    "log_alerts": "Some failures show only in logs; without log alerts they are noticed late.",
+    "structured_logging": "Unparsed log lines cannot be filtered or counted by field during an incident.",
+    "synthetic_checks": "Only a probe from outside sees what users see: DNS, certificates, the load balancer.",
+    "tracing_configured": "Without traces, a slow request across services is a guessing game.",
+    "apm": "Application-level timings and errors show which code path is at fault, not just that one is.",
+    "rum": "Real user monitoring shows what the browser experiences, which server metrics cannot.",
+}
+
 
 def _check(key: str, title: str, remediation: str) -> Check:
-    return Check(
-        f"monitoring.{key}", title, "What is not measured and alerted on is found by users first.", remediation
-    )
+    return Check(f"monitoring.{key}", title, RATIONALES[key], remediation)
 
 
 PROMETHEUS = _check(

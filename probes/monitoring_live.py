@@ -24,32 +24,32 @@ from readiness.model import Check, Observation, Status, Strength, Subject
 from readiness.probe import CliOption, Probe, ProbeContext
 
 
-def _check(key: str, title: str, remediation: str) -> Check:
-    return Check(
-        f"monitoring.{key}",
-        title,
-        "Configured monitoring proves nothing until the running system shows it working.",
-        remediation,
-        when_absent=Status.UNKNOWN,
-    )
+def _check(key: str, title: str, rationale: str, remediation: str) -> Check:
+    return Check(f"monitoring_live.{key}", title, rationale, remediation, when_absent=Status.UNKNOWN)
 
 
 TARGETS_UP = _check(
-    "targets_up", "Prometheus reports every production scrape target up", "Fix or remove the targets that are down."
+    "targets_up",
+    "Prometheus reports every production scrape target up",
+    "A target that is down sends no metrics: its alerts cannot fire, so the outage they watch for goes unseen.",
+    "Fix or remove the targets that are down.",
 )
 NO_CRITICAL = _check(
     "no_critical_alerts_firing",
     "No critical alert is currently firing",
+    "Going live while a critical alert fires ships a known fault, and trains people to ignore the alert.",
     "Resolve the firing critical alerts before going live.",
 )
 DELIVERED = _check(
     "notifications_delivered",
     "Alertmanager has delivered notifications recently with no failed deliveries",
+    "Alert rules that fire into a receiver that fails reach nobody: the page never arrives.",
     "Fix the receivers whose notifications fail.",
 )
 SLOS_MET = _check(
     "slos_met",
     "Every SLO is within its objective (no error-budget burn alert firing)",
+    "An error budget already burning means users are failing now; a release adds risk to a service out of budget.",
     "Find what burns the error budget and fix it.",
 )
 CHECKS = (TARGETS_UP, NO_CRITICAL, DELIVERED, SLOS_MET)

@@ -586,12 +586,20 @@ class NginxProbe(Probe):
 
         repo = Repository(list(readable), load)
         trees = [repo.expand(path) for path in sorted(claimed)]
+        judged = 0
         for tree in trees:
             if tree.path in repo.included or repo.directives(tree.path) is None:
                 continue  # judged where it is included, with the context it gets there; or it did not parse
             for d in tree.unresolved:
                 ctx.gap(d.where(), f"include {' '.join(d.args)}: no such file in the repository")
-            yield from self._judge(ctx, tree)
+            for o in self._judge(ctx, tree):
+                judged += 1
+                yield o
+        if trees and not judged:
+            # Fragments and templates only (no server block reached): their directives are read by the tls probe.
+            message = "no server block in the nginx files here (fragments or templates): nothing for this check"
+            for check in CHECKS:
+                yield ctx.observe(check.id, Status.NOT_APPLICABLE, Subject(), message, production=True)
 
     @staticmethod
     def _parse(ctx: ProbeContext, art: Artifact) -> list[Directive] | None:

@@ -89,3 +89,22 @@ def test_cors_read_from_the_environment_the_deployment_sets(tmp_path):
     cors = observe(tmp_path)["app.cors_restricted"]
     failing = [(path, line) for status, path, line, _ in cors if status is Status.FAIL]
     assert failing == [("env/app.env", 2)], cors
+
+
+def test_a_cache_service_in_the_production_stack(tmp_path):
+    files = {
+        "docker-compose.yml": (
+            "services:\n  app:\n    image: example/app:1.0\n"
+            "  redis-cache:\n    image: valkey/valkey:8.0\n  memcached:\n    image: memcached:1.6\n"
+        ),
+        "requirements.txt": "django==5.1\n",
+        "app/settings.py": "DEBUG = False\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    caching = observe(tmp_path)["app.caching"]
+    assert sorted(m for s, *_, m in caching if s is Status.PASS) == [
+        "the production stack runs a cache service: memcached (memcached:1.6)",
+        "the production stack runs a cache service: redis-cache (valkey/valkey:8.0)",
+    ]

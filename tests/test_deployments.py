@@ -199,3 +199,25 @@ def test_start_commands_from_scripts_make_readme_and_env():
         ("deploy/install.sh:1", ("deploy/compose.yaml",), "pull", "production"),
         ("deploy/install.sh:1", ("deploy/compose.yaml",), "up", "production"),
     }
+
+
+def test_deployments_named_and_overridden_in_the_config(fixture_repo):
+    root = fixture_repo("deploy-shapes")
+    (root / ".readiness.yaml").write_text(
+        "version: 1\n"
+        "deployments:\n"
+        "  - name: compose:monitoring/docker-compose.yml\n"
+        "    environment: staging\n"
+        "  - files: [docker-compose.yml]\n"
+        "    environment: production\n"
+    )
+    done = run_cli("deployments", root, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    got = {d["name"]: d["environment"] for d in json.loads(done.stdout)["deployments"]}
+    assert got["compose:monitoring/docker-compose.yml"] == "staging"
+    assert got["compose:docker-compose.yml"] == "production"
+    (root / ".readiness.yaml").write_text(
+        "version: 1\ndeployments:\n  - name: compose:nope.yml\n    environment: test\n"
+    )
+    done = run_cli("deployments", root)
+    assert done.returncode == 2 and "no deployment named compose:nope.yml" in done.stderr

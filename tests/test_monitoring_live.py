@@ -34,13 +34,13 @@ def observe(tmp_path: Path, targets) -> dict[str, Observation]:
 def test_the_running_stack_is_judged_live(stack, tmp_path):
     got = observe(tmp_path, {"prometheus": stack.prometheus, "alertmanager": stack.alertmanager})
     assert all(o.strength is Strength.LIVE for o in got.values())
-    targets = got["monitoring.targets_up"]
+    targets = got["monitoring_live.targets_up"]
     assert targets.status is Status.FAIL and "1 of 2 targets down: gone/" in targets.message
-    critical = got["monitoring.no_critical_alerts_firing"]
+    critical = got["monitoring_live.no_critical_alerts_firing"]
     assert critical.status is Status.FAIL and critical.facts["firing"] == ["DatabaseDown"]
-    slo = got["monitoring.slos_met"]
+    slo = got["monitoring_live.slos_met"]
     assert slo.status is Status.FAIL and "CheckoutErrorBudgetBurn" in slo.message
-    delivered = got["monitoring.notifications_delivered"]
+    delivered = got["monitoring_live.notifications_delivered"]
     assert delivered.status is Status.FAIL and "webhook" in delivered.message  # one receiver refuses
     assert delivered.facts["sent"]["webhook"] > 0
     assert targets.subject.endpoint == stack.prometheus
@@ -56,8 +56,8 @@ def test_a_server_that_is_down_is_an_error(tmp_path):
 
 def test_something_that_is_not_prometheus_is_an_error(stack, tmp_path):
     got = observe(tmp_path, f"{stack.alertmanager}/#not-prometheus")
-    assert got["monitoring.targets_up"].status is Status.ERROR
-    assert got["monitoring.notifications_delivered"].status is Status.UNKNOWN  # no alertmanager named
+    assert got["monitoring_live.targets_up"].status is Status.ERROR
+    assert got["monitoring_live.notifications_delivered"].status is Status.UNKNOWN  # no alertmanager named
 
 
 def test_without_targets_every_check_is_unknown(tmp_path):

@@ -120,3 +120,34 @@ def test_no_deployment_and_no_config_stays_unknown(tmp_path):
     found = discover(tmp_path, Config())
     obs = runner.run_probe(TlsProbe, found, Files(found.root), Inventory(), Config())[0]
     assert {o.status for o in obs if o.check == "tls.protocols_modern"} == {Status.UNKNOWN}
+
+
+def test_renewal_run_by_the_deployment_itself(tmp_path):
+    """acme.sh started from an s6 service in the web image's root fs renews the certificate (jitsi's shape)."""
+    files = {
+        "compose.yaml": "services:\n  web:\n    image: example/web:2.0\n    ports: ['443:443']\n",
+        "web/rootfs/etc/s6-overlay/scripts/acme-renewal": "#!/command/with-contenv bash\nwhile true; do\n"
+        "  /config/acme.sh/acme.sh --cron --home /config/acme.sh\n  sleep 12h\ndone\n",
+    }
+    got = verdicts(tmp_path, files)
+    renewal = got["tls.renewal_automated"]
+    assert renewal[0] is Status.PASS and renewal[1].startswith("web/rootfs/etc/s6-overlay/scripts/acme-renewal:")
+
+
+def test_caddy_in_front_renews_and_a_commented_certbot_does_not(tmp_path):
+    got = verdicts(
+        tmp_path / "caddy",
+        {
+            "compose.yaml": "services:\n  proxy:\n    image: lucaslorentz/caddy-docker-proxy:2.9\n"
+            "    ports: ['443:443']\n"
+        },
+    )
+    assert got["tls.renewal_automated"][0] is Status.PASS
+    commented = verdicts(
+        tmp_path / "commented",
+        {
+            "compose.yaml": "services:\n  web:\n    image: example/web:2.0\n    ports: ['80:80']\n",
+            "scripts/renew.sh": "#!/bin/sh\n# certbot renew --quiet\n",
+        },
+    )
+    assert commented.get("tls.renewal_automated", (None,))[0] is not Status.PASS

@@ -138,6 +138,8 @@ class TlsProbe(Probe):
     def _renewal(self, ctx: ProbeContext, results: list[EndpointResult]) -> Iterator[Observation]:
         check = checks.RENEWAL_AUTOMATED.id
         evidence = renewal.find(ctx)
+        if not any(item["production"] for item in evidence):
+            evidence += renewal.deployed(ctx)
         for item in evidence:
             deployed = ctx.inventory.deployed_by(item["path"])
             yield ctx.observe(

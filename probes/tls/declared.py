@@ -61,7 +61,7 @@ def _line(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
 
-def _uncommented(text: str) -> str:
+def uncommented(text: str) -> str:
     """Comment lines blanked (line numbers kept): a commented-out resolver configures nothing."""
     return "\n".join("" if line.lstrip().startswith("#") else line for line in text.splitlines())
 
@@ -75,7 +75,7 @@ def _caddy_plain(text: str) -> int | None:
     return None
 
 
-def _production_texts(ctx: ProbeContext, wanted: re.Pattern[str]) -> Iterator[tuple[Artifact, str]]:
+def production_texts(ctx: ProbeContext, wanted: re.Pattern[str]) -> Iterator[tuple[Artifact, str]]:
     for art in ctx.all_artifacts:
         if (
             art.production
@@ -102,12 +102,12 @@ def gather(ctx: ProbeContext) -> Declared:
             elif unit.image and TRAEFIK_IMAGES.search(unit.image):
                 found.traefik.append(where)
         for path in d.files:
-            text = _uncommented(_text(ctx, path))
+            text = uncommented(_text(ctx, path))
             _traefik_text(found, path, text)
             if re.search(r"caddy[^\n]*Strict-Transport-Security", text, re.I):
                 found.caddy_hsts.append(Subject(path=path, line=_line(text, text.find("Strict-Transport"))))
-    for art, text in _production_texts(ctx, re.compile(r"(^Caddyfile|\.caddyfile)$", re.I)):
-        text = _uncommented(text)
+    for art, text in production_texts(ctx, re.compile(r"(^Caddyfile|\.caddyfile)$", re.I)):
+        text = uncommented(text)
         found.caddy.append(Subject(path=art.path, line=1))
         if (plain := _caddy_plain(text)) is not None:
             found.caddy_off.append(Subject(path=art.path, line=plain))
@@ -115,10 +115,10 @@ def gather(ctx: ProbeContext) -> Declared:
             found.caddy_hsts.append(Subject(path=art.path, line=_line(text, m.start())))
         if m := re.search(r"^\s*auto_https\s+off", text, re.M):
             found.caddy_off.append(Subject(path=art.path, line=_line(text, m.start())))
-    for art, text in _production_texts(ctx, re.compile(r"^traefik.*\.(ya?ml|toml)$", re.I)):
-        _traefik_text(found, art.path, _uncommented(text))
-    for art, text in _production_texts(ctx, NGINX_TEXT):
-        text = _uncommented(text)
+    for art, text in production_texts(ctx, re.compile(r"^traefik.*\.(ya?ml|toml)$", re.I)):
+        _traefik_text(found, art.path, uncommented(text))
+    for art, text in production_texts(ctx, NGINX_TEXT):
+        text = uncommented(text)
         if "ssl_" not in text and "listen" not in text and "Strict-Transport" not in text:
             continue
         for m in DIRECTIVE.finditer(text):

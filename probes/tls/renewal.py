@@ -95,3 +95,59 @@ def _judge(art: Artifact, text: str) -> list[dict]:
                 }
             )
     return out
+
+
+ACME_CLIENTS = re.compile(
+    r"acme\.sh\b[^\n]*(--cron|--renew|--install-cronjob|--issue|--install-cert)|\blego\b[^\n]*\b(renew|run)\b"
+    r"|\bcertbot\b[^\n]*\b(renew|certonly)\b|\bcertbot-auto\b|\bdehydrated\b[^\n]*(-c|--cron)"
+)
+# Where an ACME client is started: scripts, cron files, init-system services in an image's root fs, templates.
+SCRIPT_LIKE = re.compile(
+    r"\.(sh|bash|cron|crontab)$|\.template\.ya?ml$|(^|/)(crontab|Dockerfile|docker-entrypoint[^/]*)$"
+    r"|/(s6-overlay|s6-rc\.d|cont-init\.d|services\.d|cron\.d|periodic|supervisor[^/]*)/"
+)
+
+
+def deployed(ctx: ProbeContext) -> list[dict]:
+    """Renewal that the production deployment runs: Caddy in front of it (automatic HTTPS), a Traefik ACME
+    resolver, or an ACME client (acme.sh, lego, certbot, dehydrated) called by a production script, service or
+    template, wherever it sits (an s6 service in the web image, a pups template, an entrypoint)."""
+    from . import declared
+
+    found = []
+    d = declared.gather(ctx)
+    if d.caddy and not d.caddy_off:
+        where = d.caddy[0]
+        found.append(
+            {"path": where.path, "line": where.line or 1, "mechanism": "Caddy automatic HTTPS", "production": True}
+        )
+    resolvers = [s for s in d.traefik_tls if s.path]
+    if d.traefik and resolvers:
+        found.append(
+            {
+                "path": resolvers[0].path,
+                "line": resolvers[0].line or 1,
+                "mechanism": "Traefik TLS resolver",
+                "production": True,
+            }
+        )
+    for art in ctx.all_artifacts:
+        if not (
+            art.production and art.skipped is None and art.size <= declared.MAX_BYTES and SCRIPT_LIKE.search(art.path)
+        ):
+            continue
+        try:
+            text = declared.uncommented(ctx.read_text(art))
+        except ArtifactUnreadable:
+            continue
+        if m := ACME_CLIENTS.search(text):
+            found.append(
+                {
+                    "path": art.path,
+                    "line": _line(text, m.start()),
+                    "mechanism": f"ACME client ({m.group(0).split()[0]})",
+                    "production": True,
+                }
+            )
+            break
+    return found

@@ -62,6 +62,7 @@ class Config:
     attestations: str = DEFAULT_ATTESTATIONS
     probes: dict[str, dict[str, Any]] = field(default_factory=dict)
     live: dict[str, Any] = field(default_factory=dict)
+    deployments: tuple[dict[str, Any], ...] = ()  # named or overridden deployments
     source: str | None = None  # the file it came from, if any
 
     def probe_settings(self, probe: str) -> dict[str, Any]:
@@ -141,6 +142,7 @@ def load(root: Path, explicit: Path | None = None) -> Config:
         attestations=data.get("attestations", DEFAULT_ATTESTATIONS),
         probes=dict(data.get("probes", {})),
         live=dict(data.get("live", {})),
+        deployments=tuple(data.get("deployments", ())),
         source=str(path),
     )
 

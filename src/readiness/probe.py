@@ -268,6 +268,8 @@ class Probe:
 
     name: ClassVar[str]
     version: ClassVar[str]
+    # Check ids start with "<check_prefix>." (default: the probe's name): `k8s.non_root` for kubernetes.
+    check_prefix: ClassVar[str | None] = None
     kind: ClassVar[Literal["static", "live"]] = "static"
     # Inventory probes run before all others, so that the rest can ask what
     # production deploys.

@@ -74,6 +74,7 @@ def build(found: Discovery, config: Config, files: Files, select: str | None = N
     known = {a.path for a in found.artifacts}
     starts = find_starts(_script_texts(found, files), known.__contains__, paths)
     configured = list(config.probe_settings("compose").get("projects") or [])
+    configured += [d for d in config.deployments if "files" in d]
     cands = compose.candidates(paths, docs, starts, configured)
     explicit = pathspec.GitIgnoreSpec.from_lines(config.production) if config.production else None
     if explicit is not None:
@@ -94,6 +95,7 @@ def build(found: Discovery, config: Config, files: Files, select: str | None = N
     decided = compose.decide(cands, docs, unbuilt)
     deployments = [compose.deployment(c, env, why, docs) for c, env, why in decided]
     deployments += others.find(found, files)
+    deployments = _overridden(deployments, [d for d in config.deployments if "name" in d and "files" not in d])
     deployments = _audit_all_when_none_is_production(deployments)
     if select is not None:
         deployments = _select(deployments, select)
@@ -102,6 +104,21 @@ def build(found: Discovery, config: Config, files: Files, select: str | None = N
     dmap = DeploymentMap(deployments, orphans, scopes, selected=select, compose_docs=docs, compose_errors=errors)
     dmap.summary = _summary(dmap)
     return dmap
+
+
+def _overridden(deployments: list[Deployment], overrides: list[dict]) -> list[Deployment]:
+    """Environments set by name in .readiness.yaml; a name that matches nothing is a configuration error."""
+    by_name = {o["name"]: Environment(o["environment"]) for o in overrides}
+    unknown = sorted(set(by_name) - {d.name for d in deployments})
+    if unknown:
+        found = ", ".join(d.name for d in deployments) or "none"
+        raise ConfigError(f"deployments: no deployment named {', '.join(unknown)} (found: {found})")
+    return [
+        dataclasses.replace(d, environment=by_name[d.name], reasons=(*d.reasons, "set in .readiness.yaml"))
+        if d.name in by_name
+        else d
+        for d in deployments
+    ]
 
 
 def _audit_all_when_none_is_production(deployments: list[Deployment]) -> list[Deployment]:
