@@ -17,6 +17,7 @@ from .policy import PolicyError, builtin_pack_names, load_packs, planned_checks
 from .probe import CliOption, ProbeLoadError, load_probes
 from .reporters import REPORTERS
 from .runner import audit as run_audit
+from .store.cli import store_group
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 FAIL_ON = ["critical", "high", "medium", "low", "none"]
@@ -259,6 +260,8 @@ def init(path: Path, force: bool) -> int:
     click.echo(f"wrote {target}", err=True)
     return EXIT_OK
 
+
+cli.add_command(store_group)
 
 _PROBE_OPTIONS: dict[str, CliOption] = {}
 
