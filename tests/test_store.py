@@ -121,9 +121,7 @@ def test_concurrent_pushes_to_sqlite_and_postgresql_give_the_same_answers(estate
     got = answers["postgresql"]
     c1, c2, c3 = estate["commits"]
     # status: each repository's latest run; shop is read-only again, insecure never was.
-    latest = {
-        e["repository"]: {i["item"]: i["status"] for i in e["items"]} for e in got["status"]["repositories"]
-    }
+    latest = {e["repository"]: {i["item"]: i["status"] for i in e["items"]} for e in got["status"]["repositories"]}
     assert latest["shop"][ITEM] == "pass" and latest["hardened"][ITEM] == "pass"
     assert latest["insecure"][ITEM] == "fail"
     counted = sum(n for by_status in got["status"]["summary"].values() for n in by_status.values())

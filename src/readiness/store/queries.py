@@ -315,7 +315,8 @@ def period(
 
 def _judge_period(series: list[Any], start: dt.datetime, end: dt.datetime, max_interval: dt.timedelta | None) -> dict:
     """Walk one item's runs in time order. A gap is a stretch not proven held: a run that neither passed nor found
-    the item not applicable (until the next run that did), the opening before any evidence, or more than ``max_interval`` between two runs."""
+    the item not applicable (until the next run that did), the opening before any evidence, or more than
+    ``max_interval`` between two runs."""
     first = series[0]
     gaps: list[dict] = []
     if first.finished > start:
