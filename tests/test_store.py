@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import multiprocessing
+import random
 import subprocess
 from pathlib import Path
 
@@ -14,9 +16,7 @@ from alembic.runtime.migration import MigrationContext
 from postgres_service import Postgres
 from sqlalchemy import func, select
 from store_service import (
-    READINESS,
     audit_json,
-    cli_json,
     commit_change,
     fixture_repo,
     next_second,
@@ -74,25 +74,27 @@ def _finished(report: Path) -> str:
     return json.loads(report.read_text())["finished"]
 
 
-def test_concurrent_pushes_to_sqlite_and_postgresql_give_the_same_answers(estate, postgres, tmp_path):
+def ask(capsys, *args: str) -> dict:
+    capsys.readouterr()
+    assert cli.main([*args, "--format", "json"]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_concurrent_pushes_to_sqlite_and_postgresql_give_the_same_answers(estate, postgres, tmp_path, capsys):
     stores = {"sqlite": f"sqlite:///{tmp_path / 'evidence.db'}", "postgresql": postgres_database(postgres, "estate")}
     all_reports = [r for paths in estate["reports"].values() for r in paths]
-    # Every report pushed twice, all at once, by separate processes, to both fresh stores (whose schema the
-    # first pushes create concurrently).
+    # Every report pushed twice, in shuffled order, by four worker processes at once, to both fresh stores
+    # (whose schema the first pushes create concurrently).
     pushes = [
-        subprocess.Popen(
-            [*READINESS, "store", "push", str(report), "--store", url, "--repo", repo],
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        ["store", "push", str(report), "--store", url, "--repo", repo]
         for url in stores.values()
         for repo, paths in estate["reports"].items()
         for report in paths
         for _ in range(2)
     ]
-    for push in pushes:
-        _, err = push.communicate(timeout=300)
-        assert push.returncode == 0, err
+    random.Random(16).shuffle(pushes)
+    with multiprocessing.get_context("fork").Pool(4) as pool:
+        assert pool.map(cli.main, pushes, chunksize=1) == [0] * len(pushes)
     for url in stores.values():
         engine = open_store(url)
         with engine.connect() as conn:
@@ -114,7 +116,7 @@ def test_concurrent_pushes_to_sqlite_and_postgresql_give_the_same_answers(estate
         "period-shop": ["store", "period", "--from", _finished(shop[0]), "--to", _finished(shop[2]), "--repo", "shop"],
     }
     answers = {
-        kind: {name: cli_json(*q, "--store", url) for name, q in questions.items()} for kind, url in stores.items()
+        kind: {name: ask(capsys, *q, "--store", url) for name, q in questions.items()} for kind, url in stores.items()
     }
     assert _without_run_ids(answers["sqlite"]) == _without_run_ids(answers["postgresql"])
 
@@ -147,11 +149,11 @@ def test_concurrent_pushes_to_sqlite_and_postgresql_give_the_same_answers(estate
     assert [r["commit"] for r in got["period-shop"]["repositories"][0]["runs"]] == [c1, c2, c3]
 
     # diff by commit and by run id agree
-    by_commit = cli_json("store", "diff", "shop", c1[:10], c2, "--store", stores["postgresql"])
+    by_commit = ask(capsys, "store", "diff", "shop", c1[:10], c2, "--store", stores["postgresql"])
     changed = {c["item"]: (c["a"], c["b"]) for c in by_commit["changes"]}
     assert changed[ITEM] == ("pass", "fail")
     run_a, run_b = by_commit["a"]["run"], by_commit["b"]["run"]
-    by_id = cli_json("store", "diff", "shop", str(run_a), f"#{run_b}", "--store", stores["postgresql"])
+    by_id = ask(capsys, "store", "diff", "shop", str(run_a), f"#{run_b}", "--store", stores["postgresql"])
     assert by_id == by_commit
 
 

@@ -12,6 +12,7 @@ import click
 
 from . import __version__
 from . import config as config_mod
+from .fleet.cli import fleet_group
 from .model import Severity
 from .policy import PolicyError, builtin_pack_names, load_packs, planned_checks
 from .probe import CliOption, ProbeLoadError, load_probes
@@ -262,6 +263,7 @@ def init(path: Path, force: bool) -> int:
 
 
 cli.add_command(store_group)
+cli.add_command(fleet_group)
 
 _PROBE_OPTIONS: dict[str, CliOption] = {}
 

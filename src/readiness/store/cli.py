@@ -6,10 +6,7 @@ from pathlib import Path
 
 import click
 
-from . import queries
-from .engine import default_store_url, open_store, shown
-from .ingest import push, read_report
-from .render import FORMATS, render
+FORMATS = ("text", "json", "markdown")
 
 STORE_HELP = "Store URL: sqlite:///FILE, a file path, or postgresql://... (default: $READINESS_STORE, else "
 STORE_HELP += "$XDG_DATA_HOME/readiness/evidence.db)."
@@ -30,7 +27,10 @@ def store_group() -> None:
 def push_report(
     report_path: Path, store_url: str | None, repository: str | None, deployment: str | None, signature: Path | None
 ):
-    """Validate and record one report; shared by `store push`, `audit --store` and the fleet."""
+    """Validate and record one report; shared by `store push` and `audit --store`."""
+    from .engine import open_store
+    from .ingest import push, read_report
+
     report = read_report(report_path)
     signature_text = signature.read_text(encoding="utf-8") if signature else None
     return push(open_store(store_url), report, repository, deployment, signature_text)
@@ -50,6 +50,8 @@ def push_cmd(
     report: Path, store_url: str | None, repository: str | None, deployment: str | None, signature: Path | None
 ) -> int:
     """Record REPORT.json (from `readiness audit --format json`) as a run. The same report twice is one run."""
+    from .engine import default_store_url, shown
+
     result = push_report(report, store_url, repository, deployment, signature)
     verb = "recorded" if result.created else "already recorded"
     where = shown(store_url or default_store_url())
@@ -66,6 +68,10 @@ def push_cmd(
 @click.option("--all", "show_all", is_flag=True, help="Text/Markdown: list every item, not only failing ones.")
 def status_cmd(store_url: str | None, fmt: str, repository: str | None, show_all: bool) -> int:
     """Latest verdict per repository and item (each repository's latest run), with a summary by severity."""
+    from . import queries
+    from .engine import open_store
+    from .render import render
+
     click.echo(render(queries.status(open_store(store_url), repository, show_all), fmt), nl=False)
     return 0
 
@@ -78,6 +84,10 @@ def status_cmd(store_url: str | None, fmt: str, repository: str | None, show_all
 @click.option("--since", metavar="DATE", help="Only runs finished at or after DATE (YYYY-MM-DD or ISO time, UTC).")
 def history_cmd(item: str, store_url: str | None, fmt: str, repository: str | None, since: str | None) -> int:
     """When ITEM changed status in each repository, with the commits and runs where it did."""
+    from . import queries
+    from .engine import open_store
+    from .render import render
+
     click.echo(render(queries.history(open_store(store_url), item, repository, since), fmt), nl=False)
     return 0
 
@@ -108,6 +118,10 @@ def period_cmd(
 ) -> int:
     """The auditor's period report: each item of each repository passing continuously from --from to --to, or
     its gaps (a run that did not pass, no evidence yet, or evidence too old), with the runs that prove it."""
+    from . import queries
+    from .engine import open_store
+    from .render import render
+
     answer = queries.period(open_store(store_url), start, end, repository, item, max_interval, show_all)
     click.echo(render(answer, fmt), nl=False)
     return 0
@@ -121,5 +135,9 @@ def period_cmd(
 @format_option
 def diff_cmd(repository: str, ref_a: str, ref_b: str, store_url: str | None, fmt: str) -> int:
     """Items whose status or evidence differ between A and B (run ids, or commits: the latest run of each)."""
+    from . import queries
+    from .engine import open_store
+    from .render import render
+
     click.echo(render(queries.diff(open_store(store_url), repository, ref_a, ref_b), fmt), nl=False)
     return 0

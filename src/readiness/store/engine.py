@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import click
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -20,14 +19,12 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 
+from .errors import StoreError
+
 ENV_STORE = "READINESS_STORE"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 # An arbitrary constant: the advisory lock key that serialises migrations on one PostgreSQL database.
 _MIGRATION_LOCK = 7_316_024_016
-
-
-class StoreError(click.ClickException):
-    """The store cannot be opened or the input cannot be recorded: a usage problem (exit 2), in one line."""
 
 
 def default_store_url() -> str:

@@ -20,7 +20,7 @@ import jsonschema
 from sqlalchemy import Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from .engine import StoreError
+from .errors import StoreError
 from .schema import item_results, runs
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, func, or_, select
 
-from .engine import StoreError
+from .errors import StoreError
 from .schema import item_results, runs
 
 SEVERITIES = ("critical", "high", "medium", "low")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+from typing import TYPE_CHECKING
 
-from .queries import Answer
-
-FORMATS = ("text", "json", "markdown")
+if TYPE_CHECKING:
+    from .queries import Answer
 
 
 def render(answer: Answer, fmt: str) -> str:
