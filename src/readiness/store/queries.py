@@ -10,9 +10,9 @@ import datetime as dt
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Engine, and_, func, or_, select, true
 
 from .errors import StoreError
 from .schema import item_results, runs
@@ -71,7 +71,42 @@ _RUN_COLUMNS = (
     runs.c.finished,
     runs.c.report_digest,
 )
-_ITEM_COLUMNS = (item_results.c.pack, item_results.c.item, item_results.c.status, item_results.c.severity)
+_ITEM_COLUMNS = (
+    item_results.c.pack,
+    item_results.c.item,
+    item_results.c.status,
+    item_results.c.severity,
+    item_results.c.errored,
+)
+
+
+class Verdict(NamedTuple):
+    """One item's result in one run, with the run's facts."""
+
+    run_id: int
+    repository: str
+    deployment: str | None
+    commit: str | None
+    finished: dt.datetime
+    report_digest: str
+    pack: str
+    item: str
+    status: str
+    severity: str
+    errored: bool
+
+
+def _verdicts(engine: Engine, run_filter, item_filter=None) -> list[Verdict]:
+    """Runs and their item results in two queries: each run's columns (and its timestamp, parsed per row on
+    SQLite) are read once, not once per item."""
+    with engine.connect() as conn:
+        by_id = {r.run_id: tuple(r) for r in conn.execute(select(*_RUN_COLUMNS).where(run_filter))}
+        query = select(item_results.c.run_id, *_ITEM_COLUMNS).where(
+            item_results.c.run_id.in_(select(runs.c.id).where(run_filter))
+        )
+        if item_filter is not None:
+            query = query.where(item_filter)
+        return [Verdict(*by_id[row[0]], *row[1:]) for row in conn.execute(query) if row[0] in by_id]
 
 
 def _latest_runs(repository: str | None = None):
@@ -92,22 +127,16 @@ def _latest_runs(repository: str | None = None):
 
 def status(engine: Engine, repository: str | None = None, show_all: bool = False) -> Answer:
     """The latest run of each repository (and deployment) and its verdict per item, with a summary by severity."""
-    query = (
-        select(*_RUN_COLUMNS, *_ITEM_COLUMNS, item_results.c.errored)
-        .join(item_results, item_results.c.run_id == runs.c.id)
-        .where(runs.c.id.in_(_latest_runs(repository)))
-    )
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
+    rows = _verdicts(engine, runs.c.id.in_(_latest_runs(repository)))
     rows.sort(key=lambda r: (*_series_key(r), r.pack, r.item))
     summary = {s: dict.fromkeys(STATUSES, 0) for s in SEVERITIES}
     repos: dict[tuple[str, str], dict] = {}
     for r in rows:
         summary[r.severity][r.status] += 1
-        entry = repos.setdefault(
-            _series_key(r),
-            {"repository": r.repository, "deployment": r.deployment, **_run_ref(r), "items": []},
-        )
+        key = _series_key(r)
+        if key not in repos:
+            repos[key] = {"repository": r.repository, "deployment": r.deployment, **_run_ref(r), "items": []}
+        entry = repos[key]
         entry["items"].append(
             {"pack": r.pack, "item": r.item, "status": r.status, "severity": r.severity, "errored": r.errored}
         )
@@ -159,18 +188,9 @@ def status(engine: Engine, repository: str | None = None, show_all: bool = False
     return answer
 
 
-def _item_runs(engine: Engine, item: str, repository: str | None, where=None) -> list[Any]:
-    query = (
-        select(*_RUN_COLUMNS, *_ITEM_COLUMNS)
-        .join(item_results, item_results.c.run_id == runs.c.id)
-        .where(item_results.c.item == item)
-    )
-    if repository:
-        query = query.where(runs.c.repository == repository)
-    if where is not None:
-        query = query.where(where)
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
+def _item_runs(engine: Engine, item: str, repository: str | None, where=None) -> list[Verdict]:
+    conditions = [c for c in (runs.c.repository == repository if repository else None, where) if c is not None]
+    rows = _verdicts(engine, and_(true(), *conditions), item_results.c.item == item)
     rows.sort(key=lambda r: (*_series_key(r), r.pack, r.finished, r.report_digest))
     return rows
 
@@ -250,24 +270,19 @@ def period(
     start, end = parse_time(start_text), parse_time(end_text)
     if end <= start:
         raise StoreError(f"--to {end_text} is not after --from {start_text}")
-    in_period = and_(runs.c.finished > start, runs.c.finished <= end)
-    query = (
-        select(*_RUN_COLUMNS, *_ITEM_COLUMNS)
-        .join(item_results, item_results.c.run_id == runs.c.id)
-        .where(or_(in_period, runs.c.id.in_(_baseline_runs(start, repository))))
+    run_filter = or_(
+        and_(runs.c.finished > start, runs.c.finished <= end), runs.c.id.in_(_baseline_runs(start, repository))
     )
     if repository:
-        query = query.where(runs.c.repository == repository)
-    if item:
-        query = query.where(item_results.c.item == item)
-    with engine.connect() as conn:
-        rows = conn.execute(query).all()
+        run_filter = and_(run_filter, runs.c.repository == repository)
+    rows = _verdicts(engine, run_filter, item_results.c.item == item if item else None)
     rows.sort(key=lambda r: (*_series_key(r), r.pack, r.item, r.finished, r.report_digest))
     by_item: dict[tuple, list[Any]] = defaultdict(list)
     repo_runs: dict[tuple[str, str], dict[str, dict]] = defaultdict(dict)
     for r in rows:
         by_item[(*_series_key(r), r.pack, r.item)].append(r)
-        repo_runs[_series_key(r)].setdefault(r.report_digest, _run_ref(r))
+        if r.report_digest not in repo_runs[_series_key(r)]:
+            repo_runs[_series_key(r)][r.report_digest] = _run_ref(r)
     max_interval = dt.timedelta(hours=max_interval_hours) if max_interval_hours else None
     results = [_judge_period(series, start, end, max_interval) for series in by_item.values()]
     repositories = [
