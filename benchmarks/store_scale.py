@@ -149,6 +149,27 @@ def measure(engine: Engine, repos: int, days: int) -> dict[str, float]:
     }
 
 
+# How each question's work grows: the unit it is linear in, at a measured size and at full scale.
+SCALING = {
+    "status (all repositories)": ("repositories", lambda repos, days: repos),
+    "status --repo": ("runs of one repository", lambda repos, days: days),
+    "history ITEM (all repositories)": ("runs", lambda repos, days: repos * days),
+    "history ITEM --repo": ("runs of one repository", lambda repos, days: days),
+    "period 30 days --repo": ("constant (30 runs x items)", lambda repos, days: 1),
+    "period 30 days --item (all repositories)": ("repositories", lambda repos, days: repos),
+    "diff REPO A B": ("constant (2 runs x items)", lambda repos, days: 1),
+}
+
+
+def extrapolate(entry: dict) -> dict[str, float]:
+    """Seconds at 10,000 repositories x 365 days, linear in each question's unit from ``entry``'s size."""
+    return {
+        name: seconds * unit(FULL_REPOS, FULL_DAYS) / unit(entry["repos"], entry["days"])
+        for name, seconds in entry["query_s"].items()
+        for _, unit in [SCALING[name]]
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="50x30,100x30,100x60,200x60", help="REPOSxDAYS,...")
@@ -193,10 +214,20 @@ def main() -> int:
             server.stop()
     OUT.mkdir(exist_ok=True)
     full_rows = FULL_REPOS * FULL_DAYS * len(items)
+    print(f"\nfull scale: {FULL_REPOS:,} repositories x {FULL_DAYS} days x {len(items)} items = {full_rows:,} rows")
+    largest = {}
+    for entry in results:
+        if entry["item_rows"] >= largest.get(entry["backend"], {}).get("item_rows", 0):
+            largest[entry["backend"]] = entry
+    for backend, entry in largest.items():
+        entry["extrapolated_s"] = extrapolate(entry)
+        per_row = sum(entry["bytes"].values()) / entry["item_rows"]
+        print(f"{backend}: from {entry['repos']} x {entry['days']}, {per_row * full_rows / 1e9:,.0f} GB of item rows")
+        for name, seconds in entry["extrapolated_s"].items():
+            print(f"    {name:<42} {seconds:9.1f} s   (linear in {SCALING[name][0]})")
     (OUT / "store_scale.json").write_text(
         json.dumps({"items_per_run": len(items), "full_scale_item_rows": full_rows, "results": results}, indent=2)
     )
-    print(f"\nfull scale: {FULL_REPOS:,} repositories x {FULL_DAYS} days x {len(items)} items = {full_rows:,} rows")
     print(f"written: {OUT / 'store_scale.json'}")
     return 0
 
