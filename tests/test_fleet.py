@@ -131,14 +131,13 @@ def test_plans_validate_and_their_shards_fill_one_postgresql_store(tmp_path, pos
     container = job["spec"]["template"]["spec"]["containers"][0]
     pod_args = [a.replace("/etc/readiness/repos.yaml", "repos.yaml") for a in container["args"]]
     [gitlab_line] = gitlab["readiness-fleet"]["script"]
-    readiness = [*READINESS[:-2], "-m", "readiness"]
     processes = [
         subprocess.Popen([*READINESS, *shlex.split(run_line)[1:]], cwd=tmp_path, env=env, stderr=subprocess.PIPE),
         subprocess.Popen(
             [*READINESS, *pod_args], cwd=tmp_path, env={**env, "JOB_COMPLETION_INDEX": "1"}, stderr=subprocess.PIPE
         ),
         subprocess.Popen(
-            ["sh", "-c", gitlab_line.replace("readiness ", shlex.join(readiness) + " ", 1)],
+            ["sh", "-c", gitlab_line.replace("readiness ", shlex.join(READINESS) + " ", 1)],
             cwd=tmp_path,
             env={**env, "CI_NODE_INDEX": "3", "CI_NODE_TOTAL": str(shards)},
             stderr=subprocess.PIPE,

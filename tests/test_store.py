@@ -169,7 +169,9 @@ def test_push_is_idempotent_and_bad_input_is_a_clear_error(estate, tmp_path, cap
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     monkeypatch.delenv("READINESS_STORE", raising=False)
     report = estate["reports"]["insecure"][0]
-    assert cli.main(["store", "push", str(report)]) == 0
+    signature = tmp_path / "report.dsse.json"
+    signature.write_text('{"payloadType": "application/vnd.in-toto+json", "signatures": []}')
+    assert cli.main(["store", "push", str(report), "--signature", str(signature)]) == 0
     # The same report reformatted is the same report.
     again = tmp_path / "again.json"
     again.write_text(json.dumps(json.loads(report.read_text()), indent=None))
@@ -178,8 +180,8 @@ def test_push_is_idempotent_and_bad_input_is_a_clear_error(estate, tmp_path, cap
     default = tmp_path / "data" / "readiness" / "evidence.db"
     engine = open_store(str(default))
     with engine.connect() as conn:
-        assert conn.execute(select(runs.c.repository, runs.c.commit)).all() == [
-            ("insecure", json.loads(report.read_text())["target"]["git"]["commit"])
+        assert conn.execute(select(runs.c.repository, runs.c.commit, runs.c.signature)).all() == [
+            ("insecure", json.loads(report.read_text())["target"]["git"]["commit"], signature.read_text())
         ]
     (tmp_path / "notjson.json").write_text("{nope")
     (tmp_path / "other.json").write_text('{"hello": 1}')
@@ -204,6 +206,17 @@ def test_text_and_markdown_show_the_same_answer(estate, tmp_path, capsys):
         "pass",
         "fail",
         "pass",
+    ]
+    # --max-interval: runs further apart than that leave stale gaps, even where every run passed.
+    shop = estate["reports"]["shop"]
+    window = ["store", "period", "--from", _finished(shop[0]), "--to", _finished(shop[2]), "--item"]
+    held = ask(capsys, *window, "pd.containers.non-root", "--store", store)["items"][0]
+    assert held["continuous"] and held["gaps"] == []
+    strict = ask(capsys, *window, "pd.containers.non-root", "--store", store, "--max-interval", "0.0001")["items"][0]
+    assert not strict["continuous"] and {g["status"] for g in strict["gaps"]} == {"stale"}
+    assert [(g["from"], g["to"]) for g in strict["gaps"]] == [
+        (_finished(shop[0]), _finished(shop[1])),
+        (_finished(shop[1]), _finished(shop[2])),
     ]
     assert cli.main(["store", "status", "--store", store, "--format", "text"]) == 0
     text = capsys.readouterr().out
