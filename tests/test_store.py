@@ -223,3 +223,16 @@ def test_text_and_markdown_show_the_same_answer(estate, tmp_path, capsys):
     assert "Summary by severity" in text and "shop" in text
     assert cli.main(["store", "status", "--store", "postgresql://nobody@127.0.0.1:1/none"]) == 2
     assert "cannot open the store" in capsys.readouterr().err
+
+
+def test_audit_store_records_the_report_it_writes(tmp_path, capsys):
+    repo = fixture_repo("dockerfile-hardened", tmp_path / "svc")
+    store = str(tmp_path / "audits.db")
+    report = tmp_path / "report.json"
+    argv = ["audit", str(repo), "--format", "json", "--output", str(report), "--fail-on", "none", "--store", store]
+    assert cli.main(argv) == 0
+    assert "recorded: run 1" in capsys.readouterr().err
+    # The file written and the run recorded are one report: pushing the file finds it already there.
+    assert cli.main(["store", "push", str(report), "--store", store]) == 0
+    assert "already recorded: run 1" in capsys.readouterr().err
+    assert ask(capsys, "store", "status", "--store", store)["repositories"][0]["repository"] == "svc"

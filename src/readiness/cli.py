@@ -18,7 +18,7 @@ from .policy import PolicyError, builtin_pack_names, load_packs, planned_checks
 from .probe import CliOption, ProbeLoadError, load_probes
 from .reporters import REPORTERS
 from .runner import audit as run_audit
-from .store.cli import store_group
+from .store.cli import record_audit, store_group
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 FAIL_ON = ["critical", "high", "medium", "low", "none"]
@@ -78,6 +78,7 @@ def cli() -> None:
     type=click.Path(path_type=Path),
     help="Config file to use instead of PATH/.readiness.yaml.",
 )
+@click.option("--store", "store_url", metavar="URL", help="Also record the run in this evidence store (see: store).")
 def audit(
     path: Path,
     policies: tuple[str, ...],
@@ -86,6 +87,7 @@ def audit(
     fail_on: str,
     require_attestations: bool,
     config_path: Path | None,
+    store_url: str | None,
     **probe_values: Any,
 ) -> int:
     """Audit PATH (default: the current directory) and report every checklist item.
@@ -133,6 +135,8 @@ def audit(
         click.echo(f"report written to {output}", err=True)
     else:
         click.echo(text, nl=False)
+    if store_url:
+        record_audit(report.to_json(gate), store_url)
     return EXIT_OK if gate.passed else EXIT_GATE
 
 

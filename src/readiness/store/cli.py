@@ -36,6 +36,17 @@ def push_report(
     return push(open_store(store_url), report, repository, deployment, signature_text)
 
 
+def record_audit(report_json: dict, store_url: str) -> None:
+    """`audit --store URL`: record the report just made, as `store push` would."""
+    import json
+
+    from .engine import open_store, shown
+    from .ingest import push
+
+    result = push(open_store(store_url), json.loads(json.dumps(report_json, default=str)))
+    click.echo(f"recorded: run {result.run_id} ({result.items} items) in {shown(store_url)}", err=True)
+
+
 @store_group.command("push")
 @click.argument("report", type=click.Path(path_type=Path, dir_okay=False))
 @store_option
