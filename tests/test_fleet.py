@@ -185,14 +185,17 @@ def test_bad_fleet_files_and_unreachable_repositories(tmp_path, capsys):
     bad.write_text("repositories:\n  - {name: a}\n")
     assert cli.main(["fleet", "plan", str(bad), "--target", "github"]) == 2
     assert cli.main(["fleet", "shard", str(bad), "--count", "2"]) == 2  # no index anywhere
-    # One repository that is neither checked out nor clonable fails alone; the other is recorded.
+    # A repository neither checked out nor clonable, and one naming an unknown pack, fail alone; the other is
+    # recorded.
     fixture_repo("dockerfile-hardened", tmp_path / "good")
     mixed = tmp_path / "mixed.yaml"
     gone = "{name: gone, path: missing, url: 'file:///nonexistent/repo.git'}"
-    mixed.write_text(f"repositories:\n  - {gone}\n  - {{name: good, path: good}}\n")
+    odd = "{name: odd, path: good, policies: [no-such-pack]}"
+    mixed.write_text(f"repositories:\n  - {gone}\n  - {{name: good, path: good}}\n  - {odd}\n")
     store = str(tmp_path / "s.db")
     capsys.readouterr()
     assert cli.main(["fleet", "shard", str(mixed), "--index", "0", "--count", "1", "--store", store]) == 1
     err = capsys.readouterr().err
-    assert "gone: FAILED: clone failed" in err and "1 of 2 repositories audited and recorded" in err
+    assert "gone: FAILED: clone failed" in err and "odd: FAILED: unknown policy pack 'no-such-pack'" in err
+    assert "1 of 3 repositories audited and recorded" in err
     assert [r for r, _ in _stored(store)] == ["good"]

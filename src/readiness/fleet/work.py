@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .. import config as config_mod
 from ..model import Severity
+from ..policy import PolicyError
 from ..runner import audit
 from ..store.engine import StoreError, open_store
 from ..store.ingest import push
@@ -62,7 +63,7 @@ def audit_and_push(repo: Repository, store_url: str | None) -> Outcome:
                 raise StoreError(f"no checkout at {repo.path} and no url to clone")
             report = audit_report(checkout, repo.policies)
         result = push(open_store(store_url), report, repo.name, repo.deployment)
-    except (StoreError, config_mod.ConfigError, OSError, subprocess.TimeoutExpired) as exc:
+    except (StoreError, config_mod.ConfigError, PolicyError, OSError, subprocess.TimeoutExpired) as exc:
         return Outcome(repo.name, False, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except Exception as exc:  # a bug, but one repository's bug: the fleet goes on and says so
         return Outcome(repo.name, False, f"internal error: {type(exc).__name__}: {exc}")
