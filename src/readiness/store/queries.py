@@ -98,8 +98,11 @@ class Verdict(NamedTuple):
 
 def _verdicts(engine: Engine, run_filter, item_filter=None) -> list[Verdict]:
     """Runs and their item results in two queries: each run's columns (and its timestamp, parsed per row on
-    SQLite) are read once, not once per item."""
+    SQLite) are read once, not once per item. Both read one snapshot: SQLite's transaction holds the lock, and
+    PostgreSQL's is REPEATABLE READ, so a push landing in between cannot split a run from its items."""
     with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
         by_id = {r.run_id: tuple(r) for r in conn.execute(select(*_RUN_COLUMNS).where(run_filter))}
         query = select(item_results.c.run_id, *_ITEM_COLUMNS).where(
             item_results.c.run_id.in_(select(runs.c.id).where(run_filter))
