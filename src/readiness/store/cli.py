@@ -127,8 +127,9 @@ def period_cmd(
     max_interval: float | None,
     show_all: bool,
 ) -> int:
-    """The auditor's period report: each item of each repository passing continuously from --from to --to, or
-    its gaps (a run that did not pass, no evidence yet, or evidence too old), with the runs that prove it."""
+    """The auditor's period report: each item of each repository held (passed, or did not apply) continuously
+    from --from to --to, or its gaps (a run where it failed or was unknown, no evidence yet, or evidence too
+    old), with the runs that prove it."""
     from . import queries
     from .engine import open_store
     from .render import render
