@@ -128,7 +128,7 @@ def period_cmd(
     show_all: bool,
 ) -> int:
     """The auditor's period report: each item of each repository held (passed, or did not apply) continuously
-    from --from to --to, or its gaps (a run where it failed or was unknown, no evidence yet, or evidence too
+    from --from to --to, or its gaps (a run where it failed, was unknown or manual, no evidence yet, evidence too
     old), with the runs that prove it."""
     from . import queries
     from .engine import open_store
