@@ -15,12 +15,14 @@ from . import config as config_mod
 from . import progress as progress_mod
 from .attest import attest_command
 from .check_docs import page_path
+from .fleet.cli import fleet_group
 from .model import Severity
 from .policy import PolicyError, builtin_pack_names, load_packs, planned_checks
 from .probe import CliOption, ProbeLoadError, load_probes
 from .reporters import outputs
 from .runner import audit as run_audit
 from .secrets_command import secrets_cmd
+from .store.cli import record_audit, store_group
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 FAIL_ON = ["critical", "high", "medium", "low", "none"]
@@ -96,6 +98,7 @@ def cli() -> None:
     metavar="NAME",
     help="Audit only this deployment as production (names: `readiness deployments PATH`).",
 )
+@click.option("--store", "store_url", metavar="URL", help="Also record the run in this evidence store (see: store).")
 def audit(
     path: Path,
     policies: tuple[str, ...],
@@ -108,6 +111,7 @@ def audit(
     require_attestations: bool,
     config_path: Path | None,
     deployment: str | None,
+    store_url: str | None,
     **probe_values: Any,
 ) -> int:
     """Audit PATH (default: the current directory) and report every checklist item.
@@ -149,6 +153,8 @@ def audit(
         click.echo(f"report written to {file}", err=True)
     if to_stdout is not None:
         click.echo(to_stdout, nl=False)
+    if store_url:
+        record_audit(report.to_json(gate), store_url)
     return EXIT_OK if gate.passed else EXIT_GATE
 
 
@@ -302,6 +308,8 @@ def deployments(path: Path, fmt: str, config_path: Path | None) -> int:
 
 cli.add_command(attest_command)
 cli.add_command(secrets_cmd)
+cli.add_command(store_group)
+cli.add_command(fleet_group)
 
 _PROBE_OPTIONS: dict[str, CliOption] = {}
 
