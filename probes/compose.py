@@ -57,7 +57,7 @@ from typing import Any
 import yaml
 from readiness.probes import dockerfile as df
 
-from readiness import yaml_lines
+from readiness import subprocesses, yaml_lines
 from readiness.inventory import Mount, Service
 from readiness.model import Check, Status, Strength, Subject
 from readiness.probe import ArtifactUnreadable, Claim, Probe, ProbeContext
@@ -416,7 +416,7 @@ def resolve(binary: str, root: Path, project: Project, docs: dict[str, Any]) -> 
         args += ["config", "--format", "json"]
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp}
         try:
-            done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=RESOLVE_TIMEOUT, cwd=tmp)
+            done = subprocesses.run(args, capture_output=True, text=True, env=env, timeout=RESOLVE_TIMEOUT, cwd=tmp)
         except subprocess.TimeoutExpired as exc:
             raise ResolveError(f"Compose did not resolve the project within {RESOLVE_TIMEOUT} s") from exc
         except OSError as exc:

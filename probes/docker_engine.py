@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from readiness.probes.compose import DANGEROUS_CAPS as COMPOSE_DANGEROUS_CAPS
 
+from readiness import subprocesses
 from readiness.model import Check, Observation, Status, Strength, Subject
 from readiness.probe import ArtifactUnreadable, CliOption, Probe, ProbeContext
 
@@ -497,7 +498,7 @@ def run_compose(binary: str, project_dir: Path, name: str, files: list[Path], ar
         # Only the project's .env interpolates: the audit must not depend on the shell it runs in.
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home}
         try:
-            done = subprocess.run(
+            done = subprocesses.run(
                 cmd + args, capture_output=True, text=True, env=env, timeout=COMPOSE_TIMEOUT, cwd=home, check=False
             )
         except subprocess.TimeoutExpired as exc:

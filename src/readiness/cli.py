@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from . import __version__
+from . import __version__, subprocesses
 from . import config as config_mod
 from .model import Severity
 from .policy import PolicyError, builtin_pack_names, load_packs, planned_checks
@@ -293,7 +293,8 @@ def _install_probe_options() -> None:
 def main(argv: list[str] | None = None) -> int:
     try:
         _install_probe_options()
-        result = cli.main(args=argv, prog_name="readiness", standalone_mode=False)
+        with subprocesses.bounded():  # programs we start die with the audit, and on SIGINT/SIGTERM
+            result = cli.main(args=argv, prog_name="readiness", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.exceptions.Abort:
