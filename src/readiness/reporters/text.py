@@ -12,6 +12,7 @@ import click
 
 from ..model import ItemVerdict, VerdictStatus
 from ..report import AuditReport, Gate
+from .escape import text as escape
 
 MARK = {
     VerdictStatus.PASS: ("PASS", "green"),
@@ -43,14 +44,14 @@ def render(report: AuditReport, gate: Gate, color: bool = False) -> str:
     git = ""
     if d.git:
         git = f" (git {d.git.commit[:12] if d.git.commit else 'no commits'}{', dirty' if d.git.dirty else ''})"
-    out.append(_style(f"readiness {report.tool_version}: audit of {d.root}{git}", None, color, bold=True))
+    out.append(_style(f"readiness {report.tool_version}: audit of {escape(str(d.root))}{git}", None, color, bold=True))
     readable = sum(1 for a in d.artifacts if not a.skipped)
     out.append(
         f"{len(d.artifacts)} files discovered, {readable} readable, {len(report.digests)} inspected; "
         f"{len(report.observations)} observations from {len(report.probes)} probes"
     )
     for note in d.notes + report.notes:
-        out.append(f"note: {note}")
+        out.append(f"note: {escape(note)}")
 
     by_id = {v.item_id: v for v in report.verdicts}
     for pack in report.packs:
@@ -81,8 +82,8 @@ def render(report: AuditReport, gate: Gate, color: bool = False) -> str:
         for v in sorted(group, key=lambda v: (-v.severity.rank, v.pack, v.item_id)):
             _, item = report.item(v.item_id)
             word, fg = MARK[v.status]
-            out.append(f"  {_style(word, fg, color)} [{v.severity}] {v.item_id}: {item.title}")
-            out.extend(f"      {line}" for line in _evidence(report, v))
+            out.append(f"  {_style(word, fg, color)} [{v.severity}] {v.item_id}: {escape(item.title)}")
+            out.extend(f"      {escape(line)}" for line in _evidence(report, v))
 
     counts = Counter(v.status for v in report.verdicts)
     summary = ", ".join(f"{counts[s]} {MARK[s][0].lower()}" for s in VerdictStatus)
