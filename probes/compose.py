@@ -415,6 +415,9 @@ def resolve(binary: str, root: Path, project: Project, docs: dict[str, Any]) -> 
             args += ["-f", str(reset)]
         args += ["config", "--format", "json"]
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp}
+        dotenv = root / project.directory / ".env"
+        if dotenv.is_symlink() and not dotenv.resolve().is_relative_to(root.resolve()):
+            env["COMPOSE_DISABLE_ENV_FILE"] = "1"  # its values come from outside the repository: never read them
         try:
             done = subprocesses.run(args, capture_output=True, text=True, env=env, timeout=RESOLVE_TIMEOUT, cwd=tmp)
         except subprocess.TimeoutExpired as exc:
