@@ -302,6 +302,7 @@ class SecretsProbe(Probe):
         ),
     )
     runs_without_targets = True
+    key: bytes = b""  # of this run's fingerprints: see fingerprint_key
 
     def run(self, ctx: ProbeContext):
         self.key, source = fingerprint_key(Path(ctx.root))

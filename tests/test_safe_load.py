@@ -166,3 +166,13 @@ def test_attestations_bomb_and_depth_are_exit_2(tmp_path, capsys):
         code = cli.main(["audit", str(repo), "--policy", "devops-deployment"])
         err = capsys.readouterr().err
         assert code == 2 and message in err and len(err.strip().splitlines()) == 1
+
+
+def test_binary_or_hostile_policy_file_is_exit_2(tmp_path, capsys):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    for name, content in [("binary.yaml", b"\xff\xfe\x00\x01" * 64), ("bomb.yaml", laughs(9).encode())]:
+        (tmp_path / name).write_bytes(content)
+        code = cli.main(["audit", str(repo), "--policy", str(tmp_path / name)])
+        err = capsys.readouterr().err
+        assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
