@@ -404,6 +404,10 @@ def resolve(binary: str, root: Path, project: Project, docs: dict[str, Any]) -> 
     they hold is not what these checks judge. The environment is reduced to
     PATH, so the audit does not depend on the shell it runs in.
     """
+    dotenv = root / project.directory / ".env"
+    if dotenv.is_symlink() and not dotenv.resolve().is_relative_to(root.resolve()):
+        # Compose would read it (a leak); without it, defaults would stand in for its values (a false pass).
+        raise ResolveError("the project's .env is a symlink leaving the repository: not read, values unknown")
     names = sorted({str(n) for f in project.files for n in _services(docs.get(f))})
     with tempfile.TemporaryDirectory(prefix="readiness-compose-") as tmp:
         reset = Path(tmp) / "reset-env-files.yml"
@@ -415,9 +419,6 @@ def resolve(binary: str, root: Path, project: Project, docs: dict[str, Any]) -> 
             args += ["-f", str(reset)]
         args += ["config", "--format", "json"]
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp}
-        dotenv = root / project.directory / ".env"
-        if dotenv.is_symlink() and not dotenv.resolve().is_relative_to(root.resolve()):
-            env["COMPOSE_DISABLE_ENV_FILE"] = "1"  # its values come from outside the repository: never read them
         try:
             done = subprocesses.run(args, capture_output=True, text=True, env=env, timeout=RESOLVE_TIMEOUT, cwd=tmp)
         except subprocess.TimeoutExpired as exc:

@@ -539,6 +539,9 @@ def resolve_declared(ref: ComposeRef, root: Path, repo_paths: list[str], binary:
     if not project_dir.is_relative_to(root.resolve()):
         project_dir = (root / first_dir).resolve()
     same_place = bool(ref.working_dir) and Path(ref.working_dir).resolve() == project_dir
+    dotenv = project_dir / ".env"
+    if dotenv.is_symlink() and not dotenv.resolve().is_relative_to(root.resolve()):
+        raise DriftUnknown("the project's .env is a symlink leaving the repository: not read")
     files = [root / f for f in repo_files]
     model = json.loads(run_compose(binary, project_dir, ref.project, files, ["config", "--format", "json"]) or "{}")
     hashes: dict[str, str] = {}

@@ -202,16 +202,19 @@ def test_fifo_named_env_is_never_opened(tmp_path):
 
 def test_env_symlinked_out_of_the_repository_is_not_read(tmp_path):
     value = secrets.token_hex(16)
-    (tmp_path / "outside.env").write_text(f"DB_PASSWORD=Zk{value}\nIMAGE_TAG=v{value}\n")
+    (tmp_path / "outside.env").write_text(f"DB_PASSWORD=Zk{value}\nIMAGE_TAG=v{value}\nAPP_USER=root\n")
     repo = tmp_path / "repo"
     repo.mkdir()
     (repo / ".env").symlink_to(tmp_path / "outside.env")
-    write(repo, "docker-compose.yml", "services:\n  app:\n    image: nginx:${IMAGE_TAG}\n    user: app\n")
+    write(repo, "docker-compose.yml", "services:\n  app:\n    image: nginx:${IMAGE_TAG}\n    user: ${APP_USER:-app}\n")
     code, out, err, _ = run_audit(repo)
     assert code in (0, 1), err.decode(errors="replace")
-    assert value.encode() not in out + err
+    assert value.encode() not in out + err  # Compose would have interpolated it into the report
     report = json.loads(out)
-    assert_nothing_passes_from(report, [".env"])
+    # without the .env, the default `app` would stand in for `root`: the project is an error instead
+    assert_nothing_passes_from(report, [".env", "docker-compose.yml"], skip_checks=("secrets.",))
+    non_root = [o for o in report["observations"] if o["check"] == "compose.non_root"]
+    assert [o["status"] for o in non_root] == ["error"] and "symlink leaving the repository" in non_root[0]["message"]
 
 
 def test_unreadable_files_are_errors_not_passes(tmp_path):
