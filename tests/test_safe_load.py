@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -176,3 +177,42 @@ def test_binary_or_hostile_policy_file_is_exit_2(tmp_path, capsys):
         code = cli.main(["audit", str(repo), "--policy", str(tmp_path / name)])
         err = capsys.readouterr().err
         assert code == 2 and len(err.strip().splitlines()) == 1 and "Traceback" not in err, err
+
+
+# ------------------------------------------------------------------ property-based: the loader against PyYAML
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+SCALARS = st.none() | st.booleans() | st.integers() | st.text(max_size=20)
+DATA = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=10), inner, max_size=5),
+    max_leaves=40,
+)
+
+
+@settings(derandomize=True, max_examples=300, deadline=None)
+@given(DATA, st.sampled_from([True, False]))
+def test_any_document_loads_as_pyyaml_loads_it(data, flow):
+    text = yaml.safe_dump(data, default_flow_style=flow)
+    assert yaml_lines.load(text) == yaml.safe_load(text)
+    assert safe_load.load_json(json.dumps(data)) == data
+
+
+@settings(derandomize=True, max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab:- &*[]{},'\"\n#!|>?%@`\t0\\")), max_size=80))
+def test_any_text_loads_or_raises_a_yaml_error(text):
+    try:
+        # libyaml's own composer, which ours replaces (the pure-Python parser differs on a few edge cases)
+        expected = list(yaml.load_all(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)))
+    except yaml.YAMLError:
+        expected = None
+    except RecursionError:
+        return
+    try:
+        got = yaml_lines.load_all(text)
+    except yaml.YAMLError:
+        # refused by PyYAML too, or a duplicate key / recursive alias it would have accepted silently
+        return
+    assert expected is not None and got == expected
