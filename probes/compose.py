@@ -408,6 +408,8 @@ def resolve(binary: str, root: Path, project: Project, docs: dict[str, Any]) -> 
     if dotenv.is_symlink() and not dotenv.resolve().is_relative_to(root.resolve()):
         # Compose would read it (a leak); without it, defaults would stand in for its values (a false pass).
         raise ResolveError("the project's .env is a symlink leaving the repository: not read, values unknown")
+    if dotenv.exists() and not dotenv.is_file():  # a FIFO would block Compose until its deadline
+        raise ResolveError("the project's .env is not a regular file: not read, values unknown")
     names = sorted({str(n) for f in project.files for n in _services(docs.get(f))})
     with tempfile.TemporaryDirectory(prefix="readiness-compose-") as tmp:
         reset = Path(tmp) / "reset-env-files.yml"

@@ -542,6 +542,8 @@ def resolve_declared(ref: ComposeRef, root: Path, repo_paths: list[str], binary:
     dotenv = project_dir / ".env"
     if dotenv.is_symlink() and not dotenv.resolve().is_relative_to(root.resolve()):
         raise DriftUnknown("the project's .env is a symlink leaving the repository: not read")
+    if dotenv.exists() and not dotenv.is_file():
+        raise DriftUnknown("the project's .env is not a regular file: not read")
     files = [root / f for f in repo_files]
     model = json.loads(run_compose(binary, project_dir, ref.project, files, ["config", "--format", "json"]) or "{}")
     hashes: dict[str, str] = {}

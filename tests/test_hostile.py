@@ -192,10 +192,16 @@ def test_fifo_named_env_is_never_opened(tmp_path):
     repo = tmp_path / "repo"
     repo.mkdir()
     os.mkfifo(repo / ".env")  # opening it would block the audit until a writer came
+    write(repo, "docker-compose.yml", "services:\n  app:\n    image: nginx:1.27\n    user: app\n")
     code, out, err, _ = run_audit(repo)
     assert code in (0, 1), err.decode(errors="replace")
     report = json.loads(out)
     assert_nothing_passes_from(report, [".env"])
+    # Compose reads the project's .env itself: it is not run on a project whose .env would block it
+    non_root = [o for o in report["observations"] if o["check"] == "compose.non_root"]
+    assert [(o["status"], o["message"]) for o in non_root] == [
+        ("error", "the project's .env is not a regular file: not read, values unknown")
+    ]
     artifact = next(a for a in report["artifacts"] if a["path"] == ".env")
     assert artifact["skipped"] == "not a regular file"
 
