@@ -112,6 +112,9 @@ def describe_validation_error(err: Any, source: str) -> str:
         return f"{source}: {where}: missing required key {', '.join(map(repr, missing))}"
     if err.validator == "type":
         return f"{source}: {where}: expected {_expected(err.validator_value)}, found {_json_type(err.instance)}"
+    if err.validator in ("oneOf", "anyOf"):
+        forms = " or ".join(_expected(sub.get("type", "?")) for sub in err.validator_value if isinstance(sub, dict))
+        return f"{source}: {where}: expected {forms}, found {_json_type(err.instance)} that fits none"
     if err.validator in ("enum", "const"):
         return f"{source}: {where}: not one of the allowed values {_short(err.validator_value)}"
     return f"{source}: {where}: fails the schema's {err.validator!r} rule ({_short(err.validator_value)})"
