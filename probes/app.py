@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from readiness import safe_load
 from readiness.model import Artifact, Check, Observation, Status, Subject
 from readiness.probe import ArtifactUnreadable, Claim, Probe, ProbeContext
 
@@ -332,7 +333,7 @@ class AppProbe(Probe):
                     found.props[key] = (str(node), _line(text, m) if m else 1, path)
 
             try:
-                for doc in yaml.safe_load_all(text):
+                for doc in safe_load.load_yaml_all(text):
                     walk(doc)
             except yaml.YAMLError as exc:
                 raise ArtifactUnreadable(f"YAML does not parse: {str(exc)[:200]}") from exc

@@ -20,8 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-import yaml
-
+from readiness import safe_load
 from readiness.model import Check, Observation, Status, Strength, Subject
 from readiness.probe import Claim, Probe, ProbeContext
 
@@ -173,14 +172,12 @@ FRONT_MATTER = re.compile(r"\A---\s*\n(.*?)\n---\s*\n", re.S)
 
 def read_drill(path: str, text: str) -> Drill | None:
     if path.endswith((".yaml", ".yml")):
-        data = yaml.safe_load(text)
+        data = safe_load.load_yaml(text)
     elif path.endswith(".json"):
-        import json
-
-        data = json.loads(text)
+        data = safe_load.load_json(text)
     else:
         m = FRONT_MATTER.match(text)
-        data = yaml.safe_load(m.group(1)) if m else None
+        data = safe_load.load_yaml(m.group(1)) if m else None
     if not isinstance(data, dict) or "date" not in data:
         return None
     date = data["date"]

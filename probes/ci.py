@@ -14,7 +14,6 @@ order the pipeline runs them in. What lives in the CI service's settings rather 
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 from collections.abc import Iterator
@@ -23,6 +22,7 @@ from typing import Any
 
 from readiness.probes.ci_follow import Follower
 
+from readiness import safe_load
 from readiness.model import Artifact, Check, Observation, Status, Subject
 from readiness.probe import ArtifactUnreadable, Claim, Probe, ProbeContext
 
@@ -749,7 +749,7 @@ class CiProbe(Probe):
             found.policies.append((Subject(path=path, line=1), "an OPA/Rego policy"))
             return
         if name == "package.json":
-            data = json.loads(text)
+            data = safe_load.load_json(text)
             if isinstance(data, dict) and "renovate" in data:
                 found.updates.append((Subject(path=path, line=1), "Renovate (package.json)"))
             return

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from readiness import safe_load
 from readiness.model import Check, Status, Subject
 from readiness.probe import Claim, Probe, ProbeContext
 from readiness.yaml_lines import LineDict, LineLoader, error_line
@@ -131,7 +132,7 @@ def parse_template(path: str, text: str) -> tuple[dict, dict[str, int]]:
     """The template and the line of each resource's logical id; raises TemplateError when malformed."""
     if path.endswith(".json") or text.lstrip().startswith("{"):
         try:
-            doc = json.loads(text)
+            doc = safe_load.load_json(text)
         except json.JSONDecodeError as exc:
             raise TemplateError(f"malformed JSON: {exc.msg}", exc.lineno) from exc
         lines = {}

@@ -57,7 +57,7 @@ from typing import Any
 import yaml
 from readiness.probes import dockerfile as df
 
-from readiness import yaml_lines
+from readiness import subprocesses, yaml_lines
 from readiness.deployment.compose import COMPOSE_GLOBS
 from readiness.inventory import Mount, Service
 from readiness.model import Check, Status, Strength, Subject
@@ -343,6 +343,12 @@ def resolve(binary: str, root: Path, project: Project, docs: dict[str, Any]) -> 
     they hold is not what these checks judge. The environment is reduced to
     PATH, so the audit does not depend on the shell it runs in.
     """
+    dotenv = root / project.directory / ".env"
+    if dotenv.is_symlink() and not dotenv.resolve().is_relative_to(root.resolve()):
+        # Compose would read it (a leak); without it, defaults would stand in for its values (a false pass).
+        raise ResolveError("the project's .env is a symlink leaving the repository: not read, values unknown")
+    if dotenv.exists() and not dotenv.is_file():  # a FIFO would block Compose until its deadline
+        raise ResolveError("the project's .env is not a regular file: not read, values unknown")
     names = sorted({str(n) for f in project.files for n in _services(docs.get(f))})
     with tempfile.TemporaryDirectory(prefix="readiness-compose-") as tmp:
         reset = Path(tmp) / "reset-env-files.yml"
@@ -355,7 +361,7 @@ def resolve(binary: str, root: Path, project: Project, docs: dict[str, Any]) -> 
         args += ["config", "--format", "json"]
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp}
         try:
-            done = subprocess.run(args, capture_output=True, text=True, env=env, timeout=RESOLVE_TIMEOUT, cwd=tmp)
+            done = subprocesses.run(args, capture_output=True, text=True, env=env, timeout=RESOLVE_TIMEOUT, cwd=tmp)
         except subprocess.TimeoutExpired as exc:
             raise ResolveError(f"Compose did not resolve the project within {RESOLVE_TIMEOUT} s") from exc
         except OSError as exc:

@@ -13,12 +13,12 @@
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 from collections.abc import Iterator
 from typing import Any
 
+from readiness import safe_load
 from readiness.model import Check, Observation, Status, Subject
 from readiness.probe import Claim, Probe, ProbeContext
 
@@ -168,7 +168,7 @@ class DeployProbe(Probe):
                 if m := MAKE_TARGET.search(text):
                     hit = (text[: m.start()].count("\n") + 1, f"{name} target {m.group(1)}")
             elif name == "package.json":
-                scripts = (json.loads(text).get("scripts") or {}) if text.strip().startswith("{") else {}
+                scripts = (safe_load.load_json(text).get("scripts") or {}) if text.strip().startswith("{") else {}
                 key = next((k for k in scripts if "rollback" in k.lower()), None)
                 if key:
                     hit = (_line(text, re.compile(re.escape(f'"{key}"'))), f"npm script {key}: {scripts[key]}")

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from readiness.probes.compose import DANGEROUS_CAPS as COMPOSE_DANGEROUS_CAPS
 
+from readiness import subprocesses
 from readiness.model import Check, Observation, Status, Strength, Subject
 from readiness.probe import ArtifactUnreadable, CliOption, Probe, ProbeContext
 
@@ -497,7 +498,7 @@ def run_compose(binary: str, project_dir: Path, name: str, files: list[Path], ar
         # Only the project's .env interpolates: the audit must not depend on the shell it runs in.
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": home}
         try:
-            done = subprocess.run(
+            done = subprocesses.run(
                 cmd + args, capture_output=True, text=True, env=env, timeout=COMPOSE_TIMEOUT, cwd=home, check=False
             )
         except subprocess.TimeoutExpired as exc:
@@ -538,6 +539,11 @@ def resolve_declared(ref: ComposeRef, root: Path, repo_paths: list[str], binary:
     if not project_dir.is_relative_to(root.resolve()):
         project_dir = (root / first_dir).resolve()
     same_place = bool(ref.working_dir) and Path(ref.working_dir).resolve() == project_dir
+    dotenv = project_dir / ".env"
+    if dotenv.is_symlink() and not dotenv.resolve().is_relative_to(root.resolve()):
+        raise DriftUnknown("the project's .env is a symlink leaving the repository: not read")
+    if dotenv.exists() and not dotenv.is_file():
+        raise DriftUnknown("the project's .env is not a regular file: not read")
     files = [root / f for f in repo_files]
     model = json.loads(run_compose(binary, project_dir, ref.project, files, ["config", "--format", "json"]) or "{}")
     hashes: dict[str, str] = {}

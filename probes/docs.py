@@ -13,15 +13,12 @@ decides. Documentation kept elsewhere (a wiki) is attested through the policy's 
 from __future__ import annotations
 
 import datetime as dt
-import json
 import posixpath
 import re
-import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-import yaml
-
+from readiness import safe_load, subprocesses
 from readiness.model import Artifact, Check, Observation, Status, Subject
 from readiness.probe import Claim, Probe, ProbeContext
 
@@ -256,7 +253,7 @@ def markdown_sections(path: str, text: str) -> list[Section]:
 
 
 def last_commit(root, path: str) -> dt.datetime | None:
-    done = subprocess.run(
+    done = subprocesses.run(
         ["git", "-C", str(root), "log", "-1", "--format=%cI", "--", path], capture_output=True, text=True, timeout=30
     )
     return dt.datetime.fromisoformat(done.stdout.strip()) if done.returncode == 0 and done.stdout.strip() else None
@@ -315,7 +312,7 @@ class DocsProbe(Probe):
                 if art.path.endswith((".md", ".markdown")):
                     sections += markdown_sections(art.path, text)
                 elif art.path.endswith((".yaml", ".yml", ".json")):
-                    spec = json.loads(text) if art.path.endswith(".json") else yaml.safe_load(text)
+                    spec = safe_load.load_json(text) if art.path.endswith(".json") else safe_load.load_yaml(text)
                     if isinstance(spec, dict) and ("openapi" in spec or "swagger" in spec):
                         specs.append((art, spec))
                 else:

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from readiness import yaml_lines
+from readiness import safe_load, yaml_lines
 from readiness.model import Artifact, Check, Observation, Status, Strength, Subject
 from readiness.probe import ArtifactUnreadable, Claim, Probe, ProbeContext
 
@@ -195,7 +195,7 @@ class ImageScanProbe(Probe):
     @staticmethod
     def _report(ctx: ProbeContext, art: Artifact) -> Report | None:
         try:
-            data = json.loads(ctx.read_text(art))
+            data = safe_load.load_json(ctx.read_text(art))
         except json.JSONDecodeError as exc:
             raise ArtifactUnreadable(f"JSON does not parse at line {exc.lineno}: {exc.msg}") from exc
         return read_report(art.path, data)

@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from readiness import yaml_lines
+from readiness import safe_load, yaml_lines
 from readiness.model import Artifact, Check, Observation, Status, Subject
 from readiness.probe import Claim, Probe, ProbeContext
 
@@ -187,7 +187,7 @@ def _yaml_outputs(path: str, data: dict) -> list[tuple[str, int]]:
 
 def compose_logging(path: str, text: str) -> Iterator[Evidence]:
     if posixpath.basename(path) == "daemon.json":
-        data = json.loads(text)
+        data = safe_load.load_json(text)
         driver = str(data.get("log-driver", "json-file")) if isinstance(data, dict) else "json-file"
         line = _line_of(text, '"log-driver"')
         if driver in REMOTE_DRIVERS:

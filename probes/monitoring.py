@@ -11,13 +11,13 @@ a live probe.
 
 from __future__ import annotations
 
-import json
 import posixpath
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from readiness import safe_load
 from readiness.model import Artifact, Check, Observation, Status, Strength, Subject
 from readiness.probe import Claim, Probe, ProbeContext
 
@@ -280,7 +280,7 @@ class MonitoringProbe(Probe):
             self._pipeline(path, text, seen)
             return
         if name.endswith(".json"):
-            data = json.loads(text)
+            data = safe_load.load_json(text)
             if isinstance(data, dict) and ("panels" in data or "dashboard" in data):
                 seen.dashboards.append(Subject(path=path, line=1))
             return

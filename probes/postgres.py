@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from readiness import redact
 from readiness.deployment.compose import ServiceView
 from readiness.model import Check, Observation, Status, Strength, Subject
 from readiness.probe import Claim, CliOption, Probe, ProbeContext
@@ -403,7 +404,7 @@ class PostgresProbe(Probe):
                 )
                 tables = sorted(set(cur.fetchall()))
         except psycopg.Error as exc:
-            reason = f"cannot query PostgreSQL at {endpoint}: {_reason(exc)}"
+            reason = f"cannot query PostgreSQL at {endpoint}: {_reason(exc, spec['dsn'])}"
             ctx.emitted.extend(ctx.errors(subject, reason))
             return []
         live = Strength.LIVE
@@ -479,9 +480,9 @@ class PostgresProbe(Probe):
 
 
 def _redact(dsn: str) -> str:
-    dsn = re.sub(r"(://[^:/@]+):[^@]*@", r"\1@", dsn)
-    return re.sub(r"(?i)password\s*=\s*\S+", "password=…", dsn)
+    return redact.dsn(dsn)
 
 
-def _reason(exc: Exception) -> str:
-    return _redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)[:200]
+def _reason(exc: Exception, dsn: str = "") -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return redact.scrub(text, dsn)[:200]

@@ -9,6 +9,7 @@ hashed and masked here and never leaves this module in clear.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import math
 import re
 from collections import Counter
@@ -414,14 +415,26 @@ def entropy(value: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in counts.values())
 
 
-def fingerprint(secret: str) -> str:
-    """A stable, non-reversible name of a secret: the first 16 hex digits of its sha256."""
-    return hashlib.sha256(secret.encode()).hexdigest()[:16]
+def fingerprint(secret: str, key: bytes = b"") -> str:
+    """A stable name of a secret: 16 hex digits of HMAC-SHA256 under the repository's key.
+
+    A plain hash beside a prefix let anyone holding a report test guesses of a
+    weak password offline; without the key (see ``secrets.fingerprint_key``)
+    the fingerprint says nothing about the value.
+    """
+    return hmac.new(key, secret.encode(), hashlib.sha256).hexdigest()[:16]
+
+
+MASK_MIN_LENGTH = 16
+MASK_MIN_ENTROPY = 3.5  # bits per character: random tokens and keys, not words or short passwords
 
 
 def mask(secret: str) -> str:
-    """At most 4 characters of the secret, then an ellipsis."""
-    return secret[:4] + "…" if len(secret) > 8 else "…"
+    """The first 4 characters and an ellipsis for long random values (often a format prefix such as
+    ``AKIA``); only the ellipsis otherwise, since a prefix of a weak password narrows the guess."""
+    if len(secret) >= MASK_MIN_LENGTH and entropy(secret) >= MASK_MIN_ENTROPY:
+        return secret[:4] + "…"
+    return "…"
 
 
 def is_placeholder(value: str, line: str) -> bool:
@@ -461,7 +474,7 @@ def candidate_rules(line_lower: str) -> set[str]:
     return found
 
 
-def scan_line(line: str, lineno: int) -> Iterator[Finding]:
+def scan_line(line: str, lineno: int, key: bytes = b"") -> Iterator[Finding]:
     """Findings on one line; placeholders, look-alikes and low-entropy generic values are dropped."""
     ids = candidate_rules(line.lower())
     if not ids:
@@ -488,7 +501,7 @@ def scan_line(line: str, lineno: int) -> Iterator[Finding]:
             if rule.min_entropy and entropy(secret) < rule.min_entropy:
                 continue
             seen.add(secret)
-            yield Finding(rule.id, lineno, fingerprint(secret), mask(secret))
+            yield Finding(rule.id, lineno, fingerprint(secret, key), mask(secret))
 
 
 def _key_body(lines: list[str], start: int) -> str:
@@ -509,15 +522,16 @@ def _key_body(lines: list[str], start: int) -> str:
 MAX_KEY_LINES = 400  # a 16384-bit RSA key in PEM is under 200 lines
 
 
-def scan_text(text: str, first_line: int = 1) -> Iterator[Finding]:
-    """Findings in a text, line by line; specific rules win over the generic one on the same line."""
+def scan_text(text: str, first_line: int = 1, key: bytes = b"") -> Iterator[Finding]:
+    """Findings in a text, line by line; specific rules win over the generic one on the same line.
+    ``key`` keys the fingerprints (the repository's, from ``secrets.fingerprint_key``)."""
     lines = text.splitlines()
     for offset, line in enumerate(lines):
-        findings = list(scan_line(line, first_line + offset))
+        findings = list(scan_line(line, first_line + offset, key))
         specific = {f.fingerprint for f in findings if f.rule != "generic-assignment"}
         for f in findings:
             if f.rule == "generic-assignment" and specific:
                 continue
             if f.rule == "private-key" and (body := _key_body(lines, offset)):
-                f = Finding(f.rule, f.line, fingerprint(body), mask(body))
+                f = Finding(f.rule, f.line, fingerprint(body, key), mask(body))
             yield f

@@ -7,6 +7,8 @@ rule, file, line, a sha256 fingerprint and a 4-character masked prefix.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import re
 import subprocess
 from collections.abc import Iterator
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from readiness import safe_load, subprocesses
 from readiness.model import Artifact, Check, Severity, Status, Subject
 from readiness.probe import Claim, CliOption, Probe, ProbeContext
 
@@ -85,6 +88,29 @@ TEXT_GLOBS = (
     "kubeconfig",
     "*.kubeconfig",
 )
+# Every other file is scanned too when its first bytes look like text (no NUL) or carry a UTF-16/32 byte-order
+# mark: keys sit in `deploy_key`, AWS keys in a file named `env`, tokens in .csv and .ipynb. The globs above
+# stay so that a known text file that cannot be read is an error, not a silent skip.
+TEXT_SNIFF = re.compile(rb"\A(?:\xff\xfe|\xfe\xff|\x00\x00\xfe\xff|[^\x00]*\Z)")
+BOMS = (
+    (b"\x00\x00\xfe\xff", "utf-32-be"),
+    (b"\xff\xfe\x00\x00", "utf-32-le"),
+    (b"\xfe\xff", "utf-16-be"),
+    (b"\xff\xfe", "utf-16-le"),
+    (b"\xef\xbb\xbf", "utf-8"),
+)
+
+
+def decode_text(data: bytes) -> str | None:
+    """The text of a file, decoded by its byte-order mark if it has one; None for binary content."""
+    for bom, encoding in BOMS:
+        if data.startswith(bom):
+            return data[len(bom) :].decode(encoding, errors="replace")
+    if b"\0" in data[:8192]:
+        return None
+    return data.decode("utf-8", errors="replace")
+
+
 NO_HARDCODED = Check(
     id="secrets.no_hardcoded",
     title="No hardcoded credentials in the repository's files",
@@ -210,14 +236,38 @@ def _load_ignores(ctx: ProbeContext) -> dict[str, str]:
     if not path.is_file():
         return {}
     try:
-        data = yaml.safe_load(path.read_text()) or []
+        if not path.resolve().is_relative_to(ctx.root.resolve()):
+            raise OSError("outside the audited repository")
+        data = safe_load.load_yaml(safe_load.read_bounded(path, safe_load.CONFIG_MAX_BYTES).decode("utf-8-sig")) or []
         return {str(e["fingerprint"]): str(e["reason"]) for e in data}
-    except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+    except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError) as exc:
         ctx.gap(Subject(path=rel), f"secrets ignore file unusable: {type(exc).__name__}; no waivers applied")
         return {}
 
 
-def _k8s_secret_findings(text: str) -> Iterator[Finding]:
+KEY_FILE = ".readiness/fingerprint.key"
+KEY_CONSTANT = b"readiness secret fingerprint v1"
+
+
+def fingerprint_key(root: Path) -> tuple[bytes, str]:
+    """The key of this repository's secret fingerprints, and where it came from.
+
+    A key file (``.readiness/fingerprint.key``) wins; else the repository's first commit, which every clone
+    shares, so fingerprints (and the waivers that name them) are stable across clones and CI runs while a
+    report alone does not let anyone test guesses of a value. Without either, a constant: said in a gap.
+    """
+    path = root / KEY_FILE
+    if path.is_file() and path.resolve().is_relative_to(root.resolve()):
+        with contextlib.suppress(OSError):
+            return hashlib.sha256(KEY_CONSTANT + safe_load.read_bounded(path, 4096).strip()).digest(), KEY_FILE
+    roots = _git_run(root, "rev-list", "--max-parents=0", "HEAD")
+    if roots.returncode == 0 and roots.stdout.split():
+        first = sorted(roots.stdout.split())[0]
+        return hashlib.sha256(KEY_CONSTANT + first.encode()).digest(), "first commit"
+    return hashlib.sha256(KEY_CONSTANT).digest(), "constant"
+
+
+def _k8s_secret_findings(text: str, key: bytes = b"") -> Iterator[Finding]:
     """Decoded ``data:`` values of Kubernetes Secret objects, scanned as a generic credential."""
     from .secret_rules import fingerprint, is_placeholder, mask
 
@@ -232,7 +282,7 @@ def _k8s_secret_findings(text: str) -> Iterator[Finding]:
             in_data = False
         m = re.match(r"^\s+[\w.\-]+:\s*[\"']?([A-Za-z0-9+/=]{8,})[\"']?\s*$", line) if in_data else None
         if m and not is_placeholder(m.group(1), line):
-            yield Finding("k8s-secret-data", no, fingerprint(m.group(1)), mask(m.group(1)))
+            yield Finding("k8s-secret-data", no, fingerprint(m.group(1), key), mask(m.group(1)))
 
 
 class SecretsProbe(Probe):
@@ -240,7 +290,7 @@ class SecretsProbe(Probe):
     version = "1.0"
     kind = "static"
     description = "Hardcoded credentials (files and history), secret managers, rotation, logging, access audit."
-    claims = (Claim(TEXT_GLOBS, include_ignored=False),)
+    claims = (Claim(TEXT_GLOBS, include_ignored=False), Claim(("*",), sniff=TEXT_SNIFF, include_ignored=False))
     checks = (NO_HARDCODED, HISTORY_CLEAN, MANAGER, ROTATION, NOT_LOGGED, ACCESS_AUDITED)
     existential_checks = frozenset(
         {"secrets.manager_configured", "secrets.rotation_configured", "secrets.access_audited"}
@@ -255,8 +305,12 @@ class SecretsProbe(Probe):
         ),
     )
     runs_without_targets = True
+    key: bytes = b""  # of this run's fingerprints: see fingerprint_key
 
     def run(self, ctx: ProbeContext):
+        self.key, source = fingerprint_key(Path(ctx.root))
+        if source == "constant":
+            ctx.gap(Subject(), f"secret fingerprints keyed by a constant: no git history and no {KEY_FILE}")
         ignores = _load_ignores(ctx)
         texts: dict[str, str] = {}
         for art in ctx.artifacts:
@@ -270,15 +324,14 @@ class SecretsProbe(Probe):
         yield from self._history(ctx, ignores)
 
     def _text(self, ctx: ProbeContext, art: Artifact) -> str | None:
-        data = ctx.read_bytes(art)
-        if b"\0" in data[:8192]:
+        text = decode_text(ctx.read_bytes(art))
+        if text is None:
             ctx.gap(Subject(path=art.path), "binary file, not scanned for secrets")
-            return None
-        return data.decode("utf-8", errors="replace")
+        return text
 
     def _scan_file(self, ctx: ProbeContext, art: Artifact, text: str, ignores: dict[str, str]):
         lines = text.splitlines()
-        findings = list(scan_text(text)) + list(_k8s_secret_findings(text))
+        findings = list(scan_text(text, key=self.key)) + list(_k8s_secret_findings(text, self.key))
         severity = _severity(ctx.settings, art.production, art.path)
         if not findings:
             yield ctx.observe(NO_HARDCODED.id, Status.PASS, Subject(path=art.path), "no credential found")
@@ -398,11 +451,25 @@ class SecretsProbe(Probe):
         if ctx.git is None:
             yield ctx.observe(HISTORY_CLEAN.id, Status.UNKNOWN, Subject(), "not a git repository", production=True)
             return
-        yield from scan_history(ctx, Path(ctx.root), ignores)
+        yield from scan_history(ctx, Path(ctx.root), ignores, self.key)
+
+
+HISTORY_TIMEOUT = 900  # seconds for one git command over the history
 
 
 def _git(root: Path, *args: str) -> subprocess.Popen:
-    return subprocess.Popen(["git", "-C", str(root), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocesses.popen(
+        ["git", "-C", str(root), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=HISTORY_TIMEOUT
+    )
+
+
+def _git_run(root: Path, *args: str) -> subprocess.CompletedProcess:
+    try:
+        return subprocesses.run(["git", "-C", str(root), *args], text=True, timeout=HISTORY_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess(args, -1, "", f"git {args[0]} did not finish within {HISTORY_TIMEOUT} s")
+    except OSError as exc:
+        return subprocess.CompletedProcess(args, -1, "", f"cannot run git: {exc.strerror or exc}")
 
 
 def _added_lines(stream) -> Iterator[tuple[str, str, int, str]]:
@@ -441,35 +508,53 @@ def _hunks(stream) -> Iterator[tuple[str, str, int, str]]:
         yield key[0], key[1], key[2], "\n".join(run)
 
 
-def _scan_log(ctx: ProbeContext, root: Path, args: tuple[str, ...], found: dict):
+def _scan_log(ctx: ProbeContext, root: Path, args: tuple[str, ...], found: dict, key: bytes):
     proc = _git(root, "log", "-p", "--no-color", "--no-renames", "--format=commit %H", "--diff-filter=AM", *args)
-    for commit, path, no, text in _hunks(proc.stdout):
-        for f in scan_text(text, no):
-            found.setdefault((f.fingerprint, path), (commit, f))
-    proc.stdout.close()
-    err = proc.stderr.read().decode(errors="replace")
-    return proc.wait(), err
+    try:
+        for commit, path, no, text in _hunks(proc.stdout):
+            for f in scan_text(text, no, key):
+                found.setdefault((f.fingerprint, path), (commit, f))
+        proc.stdout.close()
+        err = proc.stderr.read().decode(errors="replace")
+        rc = proc.wait()
+    finally:
+        subprocesses.finish(proc)
+    if proc.timed_out:  # type: ignore[attr-defined]
+        return -1, f"git log did not finish within {HISTORY_TIMEOUT} s"
+    return rc, err
 
 
-def scan_history(ctx: ProbeContext, root: Path, ignores: dict[str, str]):
+def scan_history(ctx: ProbeContext, root: Path, ignores: dict[str, str], key: bytes = b""):
     """Added lines of every commit on all refs, newest first and at most ``history_max_commits`` of them;
     commit by commit when the one-shot log fails on a missing blob."""
     found: dict = {}
     limit = ctx.settings.get("history_max_commits")
     cap = (f"--max-count={int(limit)}",) if limit else ()
-    rc, err = _scan_log(ctx, root, ("--all", *cap), found)
+    rc, err = _scan_log(ctx, root, ("--all", *cap), found, key)
     unreadable: list[str] = []
     if rc != 0:
         found.clear()
-        revs = subprocess.run(["git", "-C", str(root), "rev-list", "--all", *cap], capture_output=True, text=True)
+        revs = _git_run(root, "rev-list", "--all", *cap)
+        if revs.returncode != 0:
+            # Not every ref can be walked (a dangling ref, a corrupt commit): what was scanned proves nothing.
+            reason = (revs.stderr.strip().splitlines() or [f"exit code {revs.returncode}"])[-1][:200]
+            ctx.gap(Subject(name="git history"), f"cannot list the commits of every ref: {reason}")
+            yield ctx.observe(
+                HISTORY_CLEAN.id,
+                Status.UNKNOWN,
+                Subject(),
+                f"history not scanned: git cannot walk every ref ({reason})",
+                production=True,
+            )
+            return
         for commit in revs.stdout.split():
-            crc, cerr = _scan_log(ctx, root, ("-1", commit), found)
+            crc, cerr = _scan_log(ctx, root, ("-1", commit), found, key)
             if crc != 0:
                 unreadable.append(commit)
                 ctx.gap(Subject(name=commit), f"commit not readable: {cerr.strip()[:200]}")
     skipped = 0
     if limit:
-        total = subprocess.run(["git", "-C", str(root), "rev-list", "--all", "--count"], capture_output=True, text=True)
+        total = _git_run(root, "rev-list", "--all", "--count")
         skipped = max(0, int(total.stdout.strip() or 0) - int(limit)) if total.returncode == 0 else 0
         if skipped:
             reason = f"history_max_commits={limit}: the {skipped} oldest commit(s) were not scanned"

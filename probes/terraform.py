@@ -15,7 +15,6 @@ output instead: Terraform resolved every value, so findings there are
 
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
 import os
 import posixpath
@@ -24,6 +23,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from readiness import safe_load
 from readiness.model import Artifact, Observation, Status, Strength, Subject
 from readiness.probe import Claim, Probe, ProbeContext
 
@@ -151,7 +151,7 @@ class TerraformProbe(Probe):
             return
         with ctx.guard(art):
             try:
-                estate = plan_estate(json.loads(ctx.read_text(art)), art.path)
+                estate = plan_estate(safe_load.load_json(ctx.read_text(art)), art.path)
             except (ValueError, ParseFailure) as exc:
                 ctx.emitted.extend(ctx.errors(Subject(path=art.path), f"not a usable plan: {exc}", art.production))
                 return

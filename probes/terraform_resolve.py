@@ -11,12 +11,13 @@ known statically becomes :class:`Unknown` with the reason, never a guess.
 from __future__ import annotations
 
 import functools
-import json
 import posixpath
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+from readiness import safe_load
 
 if TYPE_CHECKING:
     from hcl2.rules.base import BlockRule, BodyRule
@@ -136,7 +137,7 @@ def parse_hcl(text: str) -> Block:
 
 def parse_tfvars_json(text: str) -> dict[str, Any]:
     """Values of a ``*.tfvars.json`` file."""
-    data = json.loads(text)
+    data = safe_load.load_json(text)
     if not isinstance(data, dict):
         raise ParseFailure("a tfvars JSON file must hold an object", 1)
     return data

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
+
 from readiness.attestations import load
+from readiness.config import ConfigError
 from readiness.evaluate import evaluate
 from readiness.model import VerdictStatus
 from readiness.policy import parse_pack
@@ -86,7 +89,27 @@ def test_future_date_wrong_role_and_malformed_do_not_count(tmp_path):
     assert v.status is VerdictStatus.MANUAL
 
 
-def test_unparsable_file_is_reported_not_fatal(tmp_path):
-    v, atts = verdict(tmp_path, "attestations: [unclosed\n")
-    assert atts.problem.startswith("not valid YAML")
+def test_unparsable_file_is_a_configuration_error_naming_the_line(tmp_path):
+    # Who signed what cannot be read: the audit stops with exit 2 rather than go on as if nobody had.
+    with pytest.raises(ConfigError, match=r"^\.readiness/attestations\.yaml: not valid YAML at line 2"):
+        verdict(tmp_path, "attestations: [unclosed\n")
+
+
+def test_duplicate_key_in_an_attestation_is_refused_by_name_and_line(tmp_path):
+    text = "attestations:\n  - item: d.pentest\n    status: fail\n    status: pass\n"
+    with pytest.raises(ConfigError, match=r"duplicate key 'status' \(first at line 3\).*\(line 4\)"):
+        verdict(tmp_path, text)
+
+
+def test_file_that_is_not_a_mapping_is_reported_not_fatal(tmp_path):
+    v, atts = verdict(tmp_path, "- just a list\n")
+    assert atts.problem == "expected a mapping with an 'attestations' list"
     assert v.status is VerdictStatus.MANUAL
+
+
+def test_attestations_outside_the_repository_are_refused(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (tmp_path / "outside.yaml").write_text(entry())
+    with pytest.raises(ConfigError, match="outside the audited repository"):
+        load(repo, "../outside.yaml")

@@ -37,9 +37,9 @@ def test_values_are_read(tmp_path):
     [
         ("polices: [x]\n", "unknown key 'polices'"),
         ("scope: {prod: []}\n", "unknown key 'prod' at scope"),
-        ("max_file_size: big\n", "max_file_size: 'big' is not of type 'integer'"),
+        ("max_file_size: big\n", "max_file_size: expected integer, found a string"),
         ("severity: {pd.x: urgent}\n", "severity.pd.x"),
-        ("exclude: vendor/\n", "exclude: 'vendor/' is not of type 'array'"),
+        ("exclude: vendor/\n", "exclude: expected array, found a string"),
         ("scope: [\n", "not valid YAML"),
     ],
 )

@@ -117,10 +117,12 @@ def test_history_with_missing_blob_goes_commit_by_commit(tmp_path):
 
 def test_ignore_file_waives_by_fingerprint(tmp_path):
     from readiness.probes.secret_rules import fingerprint
+    from readiness.probes.secrets import fingerprint_key
 
     token = "glpat-" + "Ab1Cd2Ef3Gh4Ij5Kl6Mn"
     (tmp_path / "ci.sh").write_text(f"export T={token}\n")
-    (tmp_path / "ign.yaml").write_text(f"- fingerprint: {fingerprint(token)}\n  reason: revoked 2026-11-01\n")
+    key, _ = fingerprint_key(tmp_path)
+    (tmp_path / "ign.yaml").write_text(f"- fingerprint: {fingerprint(token, key)}\n  reason: revoked 2026-11-01\n")
     obs = [o for o in _obs(tmp_path, ignore_file="ign.yaml") if o.subject.path == "ci.sh"]
     assert [(o.status, o.facts.get("reason")) for o in obs] == [(Status.NOT_APPLICABLE, "revoked 2026-11-01")]
     assert token not in json.dumps([o.facts for o in obs]) + "".join(o.message for o in obs)
@@ -196,6 +198,7 @@ def test_history_max_commits_caps_the_scan_and_says_what_was_left(tmp_path):
 
 def test_a_key_in_history_is_one_finding_with_the_body_fingerprint(tmp_path):
     from readiness.probes.secret_rules import scan_text
+    from readiness.probes.secrets import fingerprint_key
 
     key = _pem(3)
     git(tmp_path, "init", "-q")
@@ -203,7 +206,9 @@ def test_a_key_in_history_is_one_finding_with_the_body_fingerprint(tmp_path):
     git(tmp_path, "add", "-A")
     git(tmp_path, "commit", "-q", "-m", "oops")
     hist = [o for o in _obs(tmp_path, history=True) if o.check == "secrets.history_clean"]
-    assert [o.facts["fingerprint"] for o in hist] == [f.fingerprint for f in scan_text(key)]
+    repo_key, source = fingerprint_key(tmp_path)
+    assert source == "first commit"
+    assert [o.facts["fingerprint"] for o in hist] == [f.fingerprint for f in scan_text(key, key=repo_key)]
 
 
 def test_every_rule_finds_its_format_across_many_random_values():
@@ -253,3 +258,66 @@ def test_code_and_references_beside_credential_names_are_not_secrets(line):
 def test_a_quoted_value_with_brackets_is_still_a_secret():
     (finding,) = scan_text('db_password = "Xk9(qL2w]Vz8pR4t"')
     assert finding.rule == "generic-assignment"
+
+
+# ------------------------------------------------------------------ hostile histories and file names (issue 15)
+
+
+def _history(root):
+    return [o for o in _obs(root, history=True) if o.check == "secrets.history_clean"]
+
+
+def _committed_repo(tmp_path):
+    git(tmp_path, "init", "-q")
+    (tmp_path / "app.txt").write_text("nothing secret\n")
+    git(tmp_path, "add", "-A")
+    git(tmp_path, "commit", "-q", "-m", "one")
+    return git(tmp_path, "rev-parse", "HEAD").strip()
+
+
+def test_history_with_a_dangling_ref_is_unknown_with_the_reason_never_pass(tmp_path):
+    _committed_repo(tmp_path)
+    assert [o.status for o in _history(tmp_path)] == [Status.PASS]  # the same repository, intact
+    (tmp_path / ".git/refs/heads/x").write_text("0123456789abcdef0123456789abcdef01234567\n")
+    hist = _history(tmp_path)
+    assert [o.status for o in hist] == [Status.UNKNOWN]
+    assert "git cannot walk every ref" in hist[0].message and "refs/heads/x" in hist[0].message
+
+
+def test_history_with_a_corrupt_commit_object_is_unknown_never_pass(tmp_path):
+    head = _committed_repo(tmp_path)
+    (tmp_path / "app.txt").write_text("second\n")
+    git(tmp_path, "commit", "-q", "-am", "two")
+    obj = tmp_path / ".git/objects" / head[:2] / head[2:]
+    obj.chmod(0o644)
+    obj.write_bytes(b"not a zlib stream")  # the first commit, which the second names as its parent
+    hist = _history(tmp_path)
+    assert hist and all(o.status is not Status.PASS for o in hist)
+    assert any(o.status is Status.UNKNOWN for o in hist)
+
+
+def test_every_text_file_is_scanned_whatever_its_name_or_encoding(tmp_path):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                       serialization.NoEncryption())
+    )  # fmt: skip
+    (tmp_path / "deploy_key").write_bytes(pem)
+    aws_id, aws_secret = "AKIA" + "Q7ZT4M2XW5RB6K3N", "wJ8rXq2Lm9Tz4Vb7Nc1Kd5Hf3Gs6Pa0YeUi2Ro8E"
+    (tmp_path / "env").write_text(f"AWS_ACCESS_KEY_ID={aws_id}\nAWS_SECRET_ACCESS_KEY={aws_secret}\n")
+    url = "postgresql://app:Vq3xZ8mK2pL9sT4w@db.internal:5432/app"
+    xml = f'<?xml version="1.0" encoding="UTF-16"?>\n<config><db url="{url}"/></config>\n'
+    (tmp_path / "settings.xml").write_bytes(xml.encode("utf-16"))  # with its byte-order mark
+    (tmp_path / "notes.utf32").write_bytes(f"token: {aws_id}\n".encode("utf-32"))
+    (tmp_path / "data.csv").write_text(f"name,key\nci,{aws_id}\n")
+    (tmp_path / "image.bin").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00" + aws_id.encode())
+    fails = [o for o in _obs(tmp_path) if o.check == "secrets.no_hardcoded" and o.status is Status.FAIL]
+    found = {(o.subject.path, o.facts["rule"]) for o in fails}
+    assert ("deploy_key", "private-key") in found
+    assert {r for p, r in found if p == "env"} >= {"aws-access-key-id"}
+    assert any(p == "settings.xml" for p, _ in found)
+    assert any(p == "notes.utf32" for p, _ in found) and any(p == "data.csv" for p, _ in found)
+    assert not any(p == "image.bin" for p, _ in found)  # binary by content: not scanned, a coverage gap

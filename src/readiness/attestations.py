@@ -14,8 +14,10 @@ from typing import Any
 
 import yaml
 
+from . import safe_load
 from .config import ConfigError
 from .policy import Item, Pack
+from .yaml_lines import LineList
 
 ALLOWED_STATUS = ("pass", "fail", "not_applicable")
 REQUIRED = ("item", "status", "name", "role", "date")
@@ -101,25 +103,29 @@ def _entry(raw: Any, line: int | None) -> Attestation:
 
 
 def load(root: Path, rel: str) -> AttestationFile | None:
+    """The attestations file, or None when there is none.
+
+    A file that cannot be used safely (too large, not a regular file, not
+    YAML, over the loader's limits, a key written twice) raises ``ConfigError``
+    (exit 2, one line, no value quoted): an audit that cannot read who signed
+    what must not go on as if nobody had.
+    """
     path = root / rel
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         return None
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise ConfigError(f"{rel}: outside the audited repository (attestations are reviewed with the code)")
     try:
-        text = path.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except (OSError, UnicodeDecodeError) as exc:
-        return AttestationFile(rel, [], f"cannot read: {exc}")
-    except yaml.YAMLError as exc:
-        return AttestationFile(rel, [], f"not valid YAML: {exc}")
+        data = safe_load.load_yaml(
+            safe_load.read_bounded(path, safe_load.CONFIG_MAX_BYTES).decode("utf-8-sig"), safe_load.CONFIG_LIMITS
+        )
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{rel}: {safe_load.describe_error(exc)}") from None
     if not isinstance(data, dict) or not isinstance(data.get("attestations"), list):
         return AttestationFile(rel, [], "expected a mapping with an 'attestations' list")
-    lines: list[int | None] = []
-    for key, value in node.value if node is not None else []:
-        if key.value == "attestations":
-            lines = [n.start_mark.line + 1 for n in value.value]
-    lines += [None] * (len(data["attestations"]) - len(lines))
-    return AttestationFile(rel, [_entry(raw, ln) for raw, ln in zip(data["attestations"], lines, strict=True)])
+    entries = data["attestations"]
+    lines = [entries.item_line(i) if isinstance(entries, LineList) else None for i in range(len(entries))]
+    return AttestationFile(rel, [_entry(raw, ln) for raw, ln in zip(entries, lines, strict=True)])
 
 
 def judge(att: Attestation, item: Item, today: dt.date) -> str | None:

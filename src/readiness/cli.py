@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from . import __version__, environment
+from . import __version__, environment, subprocesses
 from . import config as config_mod
 from . import progress as progress_mod
 from .attest import attest_command
@@ -344,7 +344,8 @@ def _install_probe_options() -> None:
 def main(argv: list[str] | None = None) -> int:
     try:
         _install_probe_options()
-        result = cli.main(args=argv, prog_name="readiness", standalone_mode=False)
+        with subprocesses.bounded():  # programs we start die with the audit, and on SIGINT/SIGTERM
+            result = cli.main(args=argv, prog_name="readiness", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.exceptions.Abort:

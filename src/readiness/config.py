@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from . import safe_load
+
 CONFIG_FILE = ".readiness.yaml"
 DEFAULT_POLICIES = ("production-deployment", "devops-deployment")
 DEFAULT_MAX_FILE_SIZE = 2 * 1024 * 1024
@@ -96,12 +98,52 @@ def _schema() -> dict[str, Any]:
 
 
 def describe_validation_error(err: Any, source: str) -> str:
-    """One line naming the key at fault, from a jsonschema ValidationError."""
+    """One line naming the key at fault, from a jsonschema ValidationError.
+
+    jsonschema's own message quotes the offending value (a DSN with its
+    password, a whole file read as one string); this one names the key and
+    what the schema expected, never the value.
+    """
     where = ".".join(str(p) for p in err.absolute_path) or "(top level)"
     if err.validator == "additionalProperties":
         extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
-        return f"{source}: unknown key {', '.join(map(repr, extra))} at {where}"
-    return f"{source}: {where}: {err.message}"
+        return f"{source}: unknown key {', '.join(_short(k) for k in extra)} at {where}"
+    if err.validator == "required":
+        missing = [k for k in err.validator_value if isinstance(err.instance, dict) and k not in err.instance]
+        return f"{source}: {where}: missing required key {', '.join(map(repr, missing))}"
+    if err.validator == "type":
+        return f"{source}: {where}: expected {_expected(err.validator_value)}, found {_json_type(err.instance)}"
+    if err.validator in ("oneOf", "anyOf"):
+        forms = " or ".join(_expected(sub.get("type", "?")) for sub in err.validator_value if isinstance(sub, dict))
+        return f"{source}: {where}: expected {forms}, found {_json_type(err.instance)} that fits none"
+    if err.validator in ("enum", "const"):
+        return f"{source}: {where}: not one of the allowed values {_short(err.validator_value)}"
+    return f"{source}: {where}: fails the schema's {err.validator!r} rule ({_short(err.validator_value)})"
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _expected(types: Any) -> str:
+    return " or ".join(types) if isinstance(types, list) else str(types)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
 
 
 def validate(data: Any, schema: dict[str, Any], source: str) -> None:
@@ -123,14 +165,15 @@ def load(root: Path, explicit: Path | None = None) -> Config:
             raise ConfigError(f"{explicit}: no such config file")
         return Config()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path.name}: cannot read: {exc}") from exc
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path.name}: not valid YAML: {exc}") from exc
+        data = safe_load.load_yaml(
+            safe_load.read_bounded(path, safe_load.CONFIG_MAX_BYTES).decode("utf-8-sig"), safe_load.CONFIG_LIMITS
+        )
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"{path.name}: {safe_load.describe_error(exc)}") from None
     if data is None:
         return Config(source=str(path))
     validate(data, _schema(), path.name)
+    data = _plain(data)
     scope = data.get("scope", {})
     return Config(
         policies=tuple(data.get("policies", DEFAULT_POLICIES)),
@@ -145,6 +188,15 @@ def load(root: Path, explicit: Path | None = None) -> Config:
         deployments=tuple(data.get("deployments", ())),
         source=str(path),
     )
+
+
+def _plain(data: Any) -> Any:
+    """Plain dicts and lists (the loader's line-keeping subclasses are for findings, not settings)."""
+    if isinstance(data, dict):
+        return {k: _plain(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_plain(v) for v in data]
+    return data
 
 
 def template() -> str:

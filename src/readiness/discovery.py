@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pathspec
 
+from . import subprocesses
 from .config import Config
 from .model import Artifact, VcsState
 
@@ -64,7 +65,7 @@ class Discovery:
 
 def _git(root: Path, *args: str) -> bytes | None:
     try:
-        done = subprocess.run(
+        done = subprocesses.run(
             ["git", "-C", str(root), *args],
             capture_output=True,
             timeout=60,

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from . import config as config_mod
+from . import safe_load
 from .model import Severity, Strength
 
 
@@ -111,9 +112,9 @@ def _schema() -> dict[str, Any]:
 
 def parse_pack(text: str, source: str) -> Pack:
     try:
-        data = yaml.safe_load(text)
+        data = safe_load.load_yaml(text)
     except yaml.YAMLError as exc:
-        raise PolicyError(f"{source}: not valid YAML: {exc}") from exc
+        raise PolicyError(f"{source}: {safe_load.describe_error(exc)}") from None
     try:
         config_mod.validate(data, _schema(), source)
     except config_mod.ConfigError as exc:
@@ -175,9 +176,10 @@ def load_pack(name: str) -> Pack:
     if name.endswith((".yaml", ".yml")) or "/" in name:
         path = Path(name)
         try:
-            return parse_pack(path.read_text(encoding="utf-8"), str(path))
-        except OSError as exc:
-            raise PolicyError(f"{name}: cannot read policy pack: {exc.strerror}") from exc
+            text = safe_load.read_bounded(path, safe_load.CONFIG_MAX_BYTES).decode("utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PolicyError(f"{name}: cannot read policy pack: {safe_load.describe_error(exc)}") from None
+        return parse_pack(text, str(path))
     if name not in builtin_pack_names():
         raise PolicyError(f"unknown policy pack {name!r} (built in: {', '.join(builtin_pack_names())})")
     text = resources.files("readiness.policies").joinpath(f"{name}.yaml").read_text(encoding="utf-8")

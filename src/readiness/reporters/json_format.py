@@ -6,6 +6,7 @@ import json
 
 from ..report import AuditReport, Gate
 from .base import RenderOptions, Reporter
+from .escape import json_safe
 
 
 class JsonReporter(Reporter):
@@ -14,4 +15,4 @@ class JsonReporter(Reporter):
     description = "the auditors' evidence bundle (versioned schema, every observation)"
 
     def render(self, report: AuditReport, gate: Gate, options: RenderOptions) -> str:
-        return json.dumps(report.to_json(gate), indent=2, sort_keys=False, default=str) + "\n"
+        return json.dumps(json_safe(report.to_json(gate)), indent=2, sort_keys=False, default=str) + "\n"

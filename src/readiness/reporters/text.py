@@ -14,6 +14,7 @@ import click
 from ..model import ItemVerdict, VerdictStatus
 from ..report import AuditReport, Gate
 from .base import RenderOptions, Reporter
+from .escape import text as escape
 from .findings import evidence, evidence_line, live_hints, rejected_attestations
 
 MARK = {
@@ -44,8 +45,8 @@ def _item_lines(report: AuditReport, group: list[ItemVerdict], color: bool) -> l
     for v in sorted(group, key=lambda v: (-v.severity.rank, v.pack, v.item_id)):
         _, item = report.item(v.item_id)
         word, fg = MARK[v.status]
-        out.append(f"  {_style(word, fg, color)} [{v.severity}] {v.item_id}: {item.title}")
-        out.extend(f"      {line}" for line in _evidence(report, v))
+        out.append(f"  {_style(word, fg, color)} [{v.severity}] {v.item_id}: {escape(item.title)}")
+        out.extend(f"      {escape(line)}" for line in _evidence(report, v))
     return out
 
 
@@ -104,15 +105,17 @@ def render(report: AuditReport, gate: Gate, color: bool = False, quiet: bool = F
     git = ""
     if d.git:
         git = f" (git {d.git.commit[:12] if d.git.commit else 'no commits'}{', dirty' if d.git.dirty else ''})"
-    out.append(_style(f"readiness {report.tool_version}: audit of {d.root}{git}", None, color, bold=True))
+    out.append(_style(f"readiness {report.tool_version}: audit of {escape(str(d.root))}{git}", None, color, bold=True))
     out.append(gate_line)
     readable = sum(1 for a in d.artifacts if not a.skipped)
     out.append(
         f"{len(d.artifacts)} files discovered, {readable} readable, {len(report.digests)} inspected; "
         f"{len(report.observations)} observations from {len(report.probes)} probes"
     )
+    if report.deployments is not None:
+        out.append(f"deployment: {escape(report.deployments.summary)}")
     for note in d.notes + report.notes:
-        out.append(f"note: {note}")
+        out.append(f"note: {escape(note)}")
     out.extend(_sections(report, color))
 
     failing = [v for v in report.verdicts if v.status is VerdictStatus.FAIL]
