@@ -160,6 +160,7 @@ def test_trivy_in_file_system_mode_scans_no_image(tmp_path):
     wf.write_text(
         "on: [push]\njobs:\n  scan:\n    runs-on: ubuntu-latest\n    steps:\n"
         "      - run: docker build -t app .\n"
-        "      - uses: aquasecurity/trivy-action@0.28.0\n        with:\n          scan-type: fs\n          scan-ref: charts/\n"
+        "      - uses: aquasecurity/trivy-action@0.28.0\n"
+        "        with:\n          scan-type: fs\n          scan-ref: charts/\n"
     )
     assert [o.status for o in observe(tmp_path) if o.check == "image_scan.in_ci"] == [Status.FAIL]
