@@ -242,7 +242,7 @@ class ImageScanProbe(Probe):
     def _no_critical(
         self, ctx: ProbeContext, reports: list[Report], images: list[str], max_age: int
     ) -> Iterator[Observation]:
-        now = dt.datetime.now(dt.UTC)
+        now = ctx.now
         newest: dict[str, Report] = {}
         for r in reports:
             key = r.image or r.path
