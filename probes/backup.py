@@ -219,7 +219,7 @@ class BackupProbe(Probe):
 
     def run(self, ctx: ProbeContext) -> Iterator[Observation]:
         settings = ctx.settings or {}
-        today = dt.date.today()
+        today = ctx.now.date()
         drill_files = [a for a in ctx.artifacts if "/drills/" in f"/{a.path}"]
         tool_configs = [a for a in ctx.artifacts if a.path.endswith((".conf", ".json")) and a not in drill_files]
         rest = [a for a in ctx.artifacts if a not in drill_files and a not in tool_configs]

@@ -708,7 +708,7 @@ def judge_stops(
     ctx: ProbeContext, client: docker.DockerClient, host: str, projects: list[str], days: float
 ) -> Iterator[Observation]:
     """graceful_stops for each container stopped in the last ``days`` (as far as the engine's events reach)."""
-    now = dt.datetime.now(dt.UTC).timestamp()
+    now = ctx.now.timestamp()
     filters: dict[str, Any] = {"type": "container", "event": ["kill", "oom", "die"]}
     # `until` makes the stream end at now instead of waiting for new events; to the nanosecond, since
     # whole seconds would leave out what happened in the current one.
@@ -860,6 +860,7 @@ class DockerEngineProbe(Probe):
             max_days,
             daemon_nnp,
             DriftResolver(ctx, targets.get("compose_binary")),
+            now=ctx.now,
         )
         for c in containers:
             yield from audit.container(c)
@@ -894,7 +895,7 @@ class EngineAudit:
     max_days: float
     daemon_no_new_privileges: bool | None
     drift: DriftResolver
-    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    now: dt.datetime  # the audit's clock
     images: dict[str, dict | None] = field(default_factory=dict)
 
     def container(self, c: dict) -> Iterator[Observation]:

@@ -367,7 +367,7 @@ class DocsProbe(Probe):
         when = last_commit(ctx.root, path)
         if when is None:
             return "not committed yet: when it was last reviewed cannot be told"
-        age = (dt.datetime.now(dt.UTC) - when).days
+        age = (ctx.now - when).days
         return None if age <= max_age else f"last changed {age} days ago (more than {max_age})"
 
     @staticmethod

@@ -40,6 +40,8 @@ SCANNER_ACTIONS = re.compile(
     r"\b(aquasecurity/trivy-action|anchore/scan-action|docker/scout-action|snyk/actions/docker|"
     r"aquasecurity/setup-trivy|crazy-max/ghaction-container-scan|azure/container-scan)\b"
 )
+# Trivy's action in file-system, repository or config mode scans no image.
+NOT_AN_IMAGE = re.compile(r"\A[^\n]*\n(?:[ \t]+[^\n]*\n){0,8}?[ \t]+scan-type:\s*['\"]?(fs|config|repo|rootfs|sbom)\b")
 SCANNER_COMMANDS = re.compile(r"\b(trivy\s+(?:image|i)\b|grype\b|docker\s+scout\s+cves|snyk\s+container\s+test)")
 GITLAB_TEMPLATE = re.compile(r"Security/Container-Scanning|Jobs/Container-Scanning")
 BUILDS = re.compile(r"\b(docker/build-push-action|docker\s+build\b|docker\s+buildx\s+build|buildah\s+bud|kaniko)")
@@ -209,6 +211,8 @@ class ImageScanProbe(Probe):
                 yaml_lines.load_all(text)  # a workflow that does not parse is an error, not silence
                 for pattern in (SCANNER_ACTIONS, SCANNER_COMMANDS, GITLAB_TEMPLATE):
                     for m in pattern.finditer(text):
+                        if NOT_AN_IMAGE.search(text[m.start() : m.start() + 400]):
+                            continue  # the scanner looks at files or config here, not at an image
                         line = text[: m.start()].count("\n") + 1
                         scanning.append((Subject(path=art.path, line=line), m.group(0), text))
                 if m := BUILDS.search(text):
@@ -238,7 +242,7 @@ class ImageScanProbe(Probe):
     def _no_critical(
         self, ctx: ProbeContext, reports: list[Report], images: list[str], max_age: int
     ) -> Iterator[Observation]:
-        now = dt.datetime.now(dt.UTC)
+        now = ctx.now
         newest: dict[str, Report] = {}
         for r in reports:
             key = r.image or r.path

@@ -156,6 +156,13 @@ ROLLOUT_STRATEGY = Check(
     remediation="Use strategy.type: RollingUpdate (Deployments) or updateStrategy.type: RollingUpdate "
     "(StatefulSets, DaemonSets) with maxUnavailable below the replica count, e.g. 0 with maxSurge 1.",
 )
+RESTART_POLICY = Check(
+    id="k8s.restart_policy",
+    title="Long-running pods are restarted when they crash (a controller, or restartPolicy Always)",
+    rationale="A bare pod with restartPolicy Never stays down after a crash or a node reboot; a Deployment, "
+    "StatefulSet or DaemonSet recreates its pods.",
+    remediation="Run services as a Deployment, StatefulSet or DaemonSet (restartPolicy Always), not as bare Pods.",
+)
 RBAC_LEAST_PRIVILEGE = Check(
     id="k8s.rbac_least_privilege",
     title="RBAC grants least privilege: no wildcard verbs or resources, no cluster-admin for service accounts",
@@ -189,6 +196,7 @@ WORKLOAD_CHECKS = (
     AUTOSCALING,
     DISRUPTION_BUDGET,
     ROLLOUT_STRATEGY,
+    RESTART_POLICY,
 )
 ALL_CHECKS = (*WORKLOAD_CHECKS, RBAC_LEAST_PRIVILEGE)
 
@@ -768,6 +776,21 @@ def _unavailable_is_all(value: Any, replicas: int | None) -> bool:
     return isinstance(value, int) and replicas is not None and value >= replicas > 0
 
 
+def judge_restart(wl: Workload) -> Finding:
+    """Controllers restart their pods; a bare Pod restarts only with restartPolicy Always (its default)."""
+    check, kind = RESTART_POLICY.id, wl.obj.kind
+    if kind in ("Job", "CronJob"):
+        return Finding(check, Status.NOT_APPLICABLE, f"{kind}: runs to completion by design", wl.obj.line)
+    policy = wl.pod_spec.get("restartPolicy", "Always")
+    line = _line(wl.pod_spec, "restartPolicy", wl.obj.line)
+    if kind != "Pod":
+        return Finding(check, Status.PASS, f"{kind}: the controller recreates crashed pods", line)
+    if policy == "Always":
+        return Finding(check, Status.PASS, "restartPolicy Always", line, facts={"restartPolicy": policy})
+    message = f"a bare Pod with restartPolicy {policy}: it stays down after a crash or a node reboot"
+    return Finding(check, Status.FAIL, message, line, facts={"restartPolicy": policy})
+
+
 def judge_rollout(wl: Workload) -> Finding:
     """Deployment ``strategy`` / StatefulSet and DaemonSet ``updateStrategy``; absent means the API default."""
     check, kind = ROLLOUT_STRATEGY.id, wl.obj.kind
@@ -1163,6 +1186,7 @@ class KubernetesProbe(Probe):
                 judge_autoscaling(wl, around.scalers, around.fixed_scale),
                 judge_disruption_budget(wl, around.budgets, around.scalers),
                 judge_rollout(wl),
+                judge_restart(wl),
             ]
         except Malformed as exc:
             yield from self._malformed(ctx, obj, exc, WORKLOAD_CHECKS)

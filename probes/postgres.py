@@ -315,7 +315,7 @@ class PostgresProbe(Probe):
     )  # fmt: skip
 
     def run(self, ctx: ProbeContext) -> Iterator[Observation]:
-        today = dt.date.today()
+        today = ctx.now.date()
         found: list[Evidence] = []
         databases: list[str] = []
         pooler = False

@@ -23,6 +23,8 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from readiness.probes import terraform_registry as registry
+
 from readiness import safe_load
 from readiness.model import Artifact, Observation, Status, Strength, Subject
 from readiness.probe import Claim, Probe, ProbeContext
@@ -104,6 +106,25 @@ class TerraformProbe(Probe):
     description = "Terraform (AWS): encryption, backups, network, edge, secrets, IAM, logging, from resolved HCL."
     claims = (Claim(("*.tf", "*.tfvars", "*.tfvars.json")),)
     checks = tuple(dict.fromkeys(check for check, _ in JUDGES))
+    # Estate-level facts: one production root that declares them proves them.
+    existential_checks = frozenset(
+        {
+            "terraform.iac_present",
+            "terraform.network_segmented",
+            "terraform.firewall_rules",
+            "terraform.bastion_or_vpn",
+            "terraform.waf",
+            "terraform.ddos_protection",
+            "terraform.load_balancer",
+            "terraform.cdn",
+            "terraform.autoscaling",
+            "terraform.compute_provisioned",
+            "terraform.secrets_manager",
+            "terraform.audit_logging",
+            "terraform.central_logging",
+            "terraform.cost_controls",
+        }
+    )
     settings_schema = {
         "type": "object",
         "additionalProperties": False,
@@ -235,6 +256,10 @@ class TerraformProbe(Probe):
                     reason = f"check failed: {type(exc).__name__}: {str(exc)[:200]}"
                     ctx.gap(estate_subject, f"{check.id}: {reason}")
                     yield ctx.observe(check.id, Status.ERROR, estate_subject, reason)
+            if all(f.status is Status.UNKNOWN for f in findings) and estate.incomplete:
+                calls = [c for inst in estate.root.walk() for c in inst.remote_calls]
+                for status, subject, message in registry.evidence(check.id, calls):
+                    yield ctx.observe(check.id, status, subject, message, facts={"module_call": True})
             if not findings:
                 status = Status.UNKNOWN if estate.incomplete else Status.NOT_APPLICABLE
                 why = "nothing this check judges is declared"

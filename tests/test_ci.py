@@ -43,7 +43,8 @@ def test_a_complete_github_pipeline_passes_what_it_shows():
     # reviewers on the production environment are a repository setting, not a file
     assert got["ci.approval_gates"] == {Status.UNKNOWN}
     assert got["ci.deploy_strategy"] == {Status.FAIL}  # helm upgrade --atomic is a rollback, not a canary
-    assert where(obs, "ci.tests_run") == [(".github/workflows/ci.yml", 22)]
+    # the unit tests, and the e2e suite (end-to-end tests are tests the pipeline runs too)
+    assert where(obs, "ci.tests_run") == [(".github/workflows/ci.yml", 22), (".github/workflows/release.yml", 33)]
     assert where(obs, "ci.rollback") == [(".github/workflows/release.yml", 26)]
     backup = next(o for o in obs if o.check == "ci.pre_deploy_backup")
     assert "aws rds create-db-snapshot runs before the deploy" in backup.message

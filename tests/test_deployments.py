@@ -221,3 +221,20 @@ def test_deployments_named_and_overridden_in_the_config(fixture_repo):
     )
     done = run_cli("deployments", root)
     assert done.returncode == 2 and "no deployment named compose:nope.yml" in done.stderr
+
+
+def test_pipelines_and_documents_are_scoped_by_trees_not_names(tmp_path):
+    files = {
+        ".github/workflows/go-test.yaml": "on: [push]\njobs: {}\n",  # *-test.* names a test file elsewhere
+        "docs/deploy.md": "# Deploy\n",
+        "examples/demo/README.md": "# Demo\n",
+        "vendor/lib/README.md": "# Lib\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    scope = deployments_of(tmp_path).scope
+    assert scope[".github/workflows/go-test.yaml"].production
+    assert scope["docs/deploy.md"].production
+    assert not scope["examples/demo/README.md"].production
+    assert not scope["vendor/lib/README.md"].production

@@ -152,3 +152,15 @@ def test_malformed_and_foreign_json(tmp_path):
     got = observe(root, reports=["scan-reports/other.json", "scan-reports/missing.json"])
     errors = {o.subject.path for o in got if o.status is Status.ERROR}
     assert errors == {"scan-reports/broken.json", "scan-reports/other.json", "scan-reports/missing.json"}
+
+
+def test_trivy_in_file_system_mode_scans_no_image(tmp_path):
+    wf = tmp_path / ".github" / "workflows" / "ci.yml"
+    wf.parent.mkdir(parents=True)
+    wf.write_text(
+        "on: [push]\njobs:\n  scan:\n    runs-on: ubuntu-latest\n    steps:\n"
+        "      - run: docker build -t app .\n"
+        "      - uses: aquasecurity/trivy-action@0.28.0\n"
+        "        with:\n          scan-type: fs\n          scan-ref: charts/\n"
+    )
+    assert [o.status for o in observe(tmp_path) if o.check == "image_scan.in_ci"] == [Status.FAIL]

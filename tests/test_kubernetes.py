@@ -644,6 +644,7 @@ def test_probe_is_registered_as_an_inventory_probe():
         "k8s.disruption_budget",
         "k8s.rollout_strategy",
         "k8s.rbac_least_privilege",
+        "k8s.restart_policy",
     }
     # Inventory probes run first, so the check probes see the workloads.
     assert probes.index(mine) < min(i for i, p in enumerate(probes) if p.stage == "check")

@@ -738,3 +738,21 @@ def test_azure_defaults_follow_the_pinned_provider_major(tmp_path, pin, status):
         if o.subject.name == "azurerm_storage_account.s"
     ]
     assert got.status is status, got.message
+
+
+def test_well_known_registry_modules_are_declared_evidence(tmp_path):
+    """A root that calls terraform-google-modules/network/google and log-export with an audit filter declares a
+    segmented network and exported audit logs, though the modules' resources are not in the repository."""
+    (tmp_path / "main.tf").write_text(
+        'module "vpc" {\n  source  = "terraform-google-modules/network/google"\n  version = "~> 9.0"\n'
+        '  network_name = "prod"\n}\n'
+        'module "audit" {\n  source = "terraform-google-modules/log-export/google"\n'
+        '  filter = "logName: /logs/cloudaudit.googleapis.com"\n}\n'
+        'module "other" {\n  source = "example-org/something/google"\n}\n'
+    )
+    found = discover(tmp_path, Config())
+    obs = runner.run_probe(TerraformProbe, found, Files(found.root), Inventory(), Config())[0]
+    passing = {(o.check, o.subject.name) for o in obs if o.status is Status.PASS}
+    assert ("terraform.network_segmented", "module.vpc") in passing
+    assert ("terraform.audit_logging", "module.audit") in passing
+    assert not any(name == "module.other" for _, name in passing)

@@ -11,7 +11,6 @@ HSTS; an endpoint that fails yields ``error`` observations and the audit goes on
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterator
 from typing import Any
 
@@ -91,7 +90,7 @@ class TlsProbe(Probe):
     def run(self, ctx: ProbeContext) -> Iterator[Observation]:
         settings = Settings(**(ctx.settings or {}))
         targets = [parse_target(t) for t in (ctx.targets or [])]
-        now = dt.datetime.now(dt.UTC)
+        now = ctx.now
         results = scan_many(targets, settings, ctx.root, now)
         servers = nginx_config.nginx.configured_servers(ctx) if targets else []
         for result in results:

@@ -10,6 +10,7 @@ use too, so a third-party package adds probes without touching this code.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import hashlib
 import re
 from collections.abc import Iterable, Iterator
@@ -141,6 +142,8 @@ class ProbeContext:
     settings: dict[str, Any] = field(default_factory=dict)
     targets: Any = None  # live probes: their block of `live:` in the config
     deployments: DeploymentMap | None = None  # what the repository ships, and which of it is production
+    # The audit's clock: every probe judges ages and expiries against the same instant.
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     emitted: list[Observation] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
 

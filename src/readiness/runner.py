@@ -58,6 +58,7 @@ def run_probe(
     inventory: Inventory,
     config: Config,
     deployments: DeploymentMap | None = None,
+    now: dt.datetime | None = None,
 ) -> tuple[list[Observation], list[Gap], ProbeRun]:
     """One probe over a discovered tree, as the audit runs it: unreadable inputs, crashes
     and silence become observations. Tests and benchmarks call it to drive a single probe."""
@@ -77,6 +78,7 @@ def run_probe(
         settings=config.probe_settings(probe.name),
         targets=config.live_targets(probe.name),
         deployments=deployments,
+        now=now or dt.datetime.now(dt.UTC),
     )
     for art, claim in probe.unreadable_claims(found.artifacts):
         reason = f"skipped: {art.skipped}"
@@ -151,7 +153,7 @@ def audit(
     runs: list[ProbeRun] = []
     for cls in probe_classes:
         say(f"probe {cls.name}")
-        mine, probe_gaps, run = run_probe(cls, found, files, inventory, config, deployments)
+        mine, probe_gaps, run = run_probe(cls, found, files, inventory, config, deployments, started)
         observations.extend(mine)
         gaps.extend(probe_gaps)
         runs.append(run)

@@ -16,13 +16,24 @@ from ..config import Config, ConfigError
 from ..discovery import Discovery
 from ..model import Subject, VcsState
 from ..probe import ArtifactUnreadable, Files
-from . import compose, others
+from . import compose
 from .environments import Environment, tree_environment
 from .model import Deployment, DeploymentMap, FileScope, Unit
 from .scope import file_scopes
 from .starts import find_starts, is_start_script
 
 MAX_SCRIPT_BYTES = 512 * 1024
+# Deployment kinds beyond Compose register here, as probes do under readiness.probes: a callable
+# (Discovery, Files) -> list[Deployment]. The built-in kustomize, Helm and Terraform sources use it too.
+ENTRY_POINT_GROUP = "readiness.deployments"
+
+
+def deployment_sources() -> list:
+    """Every installed deployment source, in name order."""
+    from importlib.metadata import entry_points
+
+    return [ep.load() for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda ep: ep.name)]
+
 
 __all__ = ["Deployment", "DeploymentMap", "Environment", "FileScope", "Unit", "build", "apply"]
 
@@ -94,7 +105,8 @@ def build(found: Discovery, config: Config, files: Files, select: str | None = N
     )
     decided = compose.decide(cands, docs, unbuilt)
     deployments = [compose.deployment(c, env, why, docs) for c, env, why in decided]
-    deployments += others.find(found, files)
+    for source in deployment_sources():
+        deployments += source(found, files)
     deployments = _overridden(deployments, [d for d in config.deployments if "name" in d and "files" not in d])
     deployments = _audit_all_when_none_is_production(deployments)
     if select is not None:

@@ -127,5 +127,5 @@ def terraform(found: Discovery, files: Files) -> list[Deployment]:
     return _decide(entries, "terraform")
 
 
-def find(found: Discovery, files: Files) -> list[Deployment]:
-    return kustomize(found, files) + helm(found) + terraform(found, files)
+def helm_source(found: Discovery, files: Files) -> list[Deployment]:
+    return helm(found)

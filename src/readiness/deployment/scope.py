@@ -38,6 +38,10 @@ REPOSITORY_WIDE = re.compile(
 )
 
 
+# Where a repository keeps its pipelines and documents: not test or example trees, whatever their names.
+REPOSITORY_FOLDERS = (".github/", ".gitlab/", ".circleci/", "docs/", "doc/", "documentation/")
+
+
 def config_kind(path: str) -> str | None:
     return next((k for k, spec in _KIND_SPECS.items() if spec.match_file(path)), None)
 
@@ -89,18 +93,20 @@ def file_scopes(
             d = users[0]
             scopes[a.path] = FileScope(False, f"used only by {d.environment} deployment {d.name}", d.name)
             continue
-        if non_production(a.path):
-            scopes[a.path] = FileScope(False, "matches scope.non_production")
-            continue
-        if explicit is not None and not REPOSITORY_WIDE.search(a.path):
-            scopes[a.path] = FileScope(False, "not named by scope.production and used by no production deployment")
-            continue
         if REPOSITORY_WIDE.search(a.path):
+            # A pipeline named go-test.yaml runs the tests of the product: names do not scope these, trees do.
             tree = tree_environment(a.path)
-            if tree and tree.environment is Environment.VENDORED:
+            own_folder = a.path.startswith(REPOSITORY_FOLDERS)
+            if tree and (tree.environment is Environment.VENDORED or not own_folder):
                 scopes[a.path] = FileScope(False, tree.reason)
             else:
                 scopes[a.path] = FileScope(True, "describes the whole repository (pipeline or document)")
+            continue
+        if non_production(a.path):
+            scopes[a.path] = FileScope(False, "matches scope.non_production")
+            continue
+        if explicit is not None:
+            scopes[a.path] = FileScope(False, "not named by scope.production and used by no production deployment")
             continue
         kind = config_kind(a.path)
         if kind and kind in mounted_kinds:
