@@ -474,7 +474,16 @@ def candidate_rules(line_lower: str) -> set[str]:
     return found
 
 
-def scan_line(line: str, lineno: int, key: bytes = b"") -> Iterator[Finding]:
+# In documentation, a short or plainly guessable value beside a credential word is an example (root:root in a
+# connection string a README shows), not a secret; provider-format keys and private keys are findings anywhere.
+EXAMPLE_RULES = frozenset({"generic-assignment", "database-url-password"})
+
+
+def _example_in_docs(rule_id: str, secret: str) -> bool:
+    return rule_id in EXAMPLE_RULES and (len(secret) < 12 or entropy(secret) < 3.0)
+
+
+def scan_line(line: str, lineno: int, key: bytes = b"", documentation: bool = False) -> Iterator[Finding]:
     """Findings on one line; placeholders, look-alikes and low-entropy generic values are dropped."""
     ids = candidate_rules(line.lower())
     if not ids:
@@ -500,6 +509,8 @@ def scan_line(line: str, lineno: int, key: bytes = b"") -> Iterator[Finding]:
                 continue
             if rule.min_entropy and entropy(secret) < rule.min_entropy:
                 continue
+            if documentation and _example_in_docs(rule.id, secret):
+                continue
             seen.add(secret)
             yield Finding(rule.id, lineno, fingerprint(secret, key), mask(secret))
 
@@ -522,12 +533,12 @@ def _key_body(lines: list[str], start: int) -> str:
 MAX_KEY_LINES = 400  # a 16384-bit RSA key in PEM is under 200 lines
 
 
-def scan_text(text: str, first_line: int = 1, key: bytes = b"") -> Iterator[Finding]:
+def scan_text(text: str, first_line: int = 1, key: bytes = b"", documentation: bool = False) -> Iterator[Finding]:
     """Findings in a text, line by line; specific rules win over the generic one on the same line.
     ``key`` keys the fingerprints (the repository's, from ``secrets.fingerprint_key``)."""
     lines = text.splitlines()
     for offset, line in enumerate(lines):
-        findings = list(scan_line(line, first_line + offset, key))
+        findings = list(scan_line(line, first_line + offset, key, documentation))
         specific = {f.fingerprint for f in findings if f.rule != "generic-assignment"}
         for f in findings:
             if f.rule == "generic-assignment" and specific:

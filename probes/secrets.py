@@ -331,7 +331,9 @@ class SecretsProbe(Probe):
 
     def _scan_file(self, ctx: ProbeContext, art: Artifact, text: str, ignores: dict[str, str]):
         lines = text.splitlines()
-        findings = list(scan_text(text, key=self.key)) + list(_k8s_secret_findings(text, self.key))
+        documentation = art.path.lower().endswith((".md", ".markdown", ".rst", ".adoc", ".txt"))
+        findings = list(scan_text(text, key=self.key, documentation=documentation))
+        findings += list(_k8s_secret_findings(text, self.key))
         severity = _severity(ctx.settings, art.production, art.path)
         if not findings:
             yield ctx.observe(NO_HARDCODED.id, Status.PASS, Subject(path=art.path), "no credential found")

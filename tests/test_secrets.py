@@ -321,3 +321,11 @@ def test_every_text_file_is_scanned_whatever_its_name_or_encoding(tmp_path):
     assert any(p == "settings.xml" for p, _ in found)
     assert any(p == "notes.utf32" for p, _ in found) and any(p == "data.csv" for p, _ in found)
     assert not any(p == "image.bin" for p, _ in found)  # binary by content: not scanned, a coverage gap
+
+
+def test_examples_in_documentation_are_not_secrets_but_keys_are():
+    readme = "RTCSTATS_MONGODB_URI=mongodb://root:root@mongodb.example.invalid:27017\npassword = hunter2\n"
+    assert list(scan_text(readme, documentation=True)) == []
+    assert {f.rule for f in scan_text(readme)} == {"database-url-password"}  # the same line in a config file
+    aws = "AKIA" + "Q7ZT4M2XW5RB6K3N"
+    assert [f.rule for f in scan_text(f"aws_access_key_id = {aws}\n", documentation=True)] == ["aws-access-key-id"]
