@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from readiness.probes import schedules
 from readiness.probes.ci_follow import Follower
 
 from readiness import safe_load
@@ -686,6 +687,39 @@ class Found:
     invalid: list[tuple[Subject, str]] = field(default_factory=list)  # pipeline files the CI service would reject
 
 
+# Migrations the deployment runs itself: on every start (an entrypoint, a compose command) or on every
+# install and upgrade (the repository's install scripts).
+MIGRATE_COMMANDS = re.compile(
+    r"manage\.py\s+migrate|db:migrate|db:prepare|alembic\s+upgrade|flyway\b[^\n]*\bmigrate|prisma\s+migrate\s+deploy"
+    r"|sequelize(?:-cli)?\s+db:migrate|knex\s+migrate|\bdb\s+migrate\b|\bocc\s+upgrade\b|\bupgrade\s+--noinput"
+    r"|migrate\s+--no-input|\bmigrate!|checkMigrations|runMigrations|migrations:migrate|goose\b[^\n]*\bup\b"
+)
+STARTUP_SCRIPTS = re.compile(
+    r"(^|/)([^/]*entrypoint[^/]*|install[^/]*\.sh|upgrade[^/]*\.sh|start[^/]*\.sh|run\.sh|init[^/]*\.sh)$"
+    r"|(^|/)install/[^/]+\.sh$",
+    re.I,
+)
+
+
+def deployment_migrations(ctx: ProbeContext) -> Iterator[tuple[Subject, str]]:
+    """Where the production deployment runs migrations itself, with the command."""
+    for deployment, view in ctx.compose_services():
+        command = f"{schedules.words(view.get('entrypoint'))} {schedules.words(view.get('command'))}"
+        if deployment.production and (m := MIGRATE_COMMANDS.search(command)):
+            where = view.where("command") if view.get("command") else view.where("entrypoint")
+            yield where, f"service {view.name} runs `{m.group(0)}` on every start"
+    for art in ctx.all_artifacts:
+        if not (art.production and art.skipped is None and art.size <= 256 * 1024 and STARTUP_SCRIPTS.search(art.path)):
+            continue
+        text = _read_repository_file(ctx, art.path) or ""
+        if m := MIGRATE_COMMANDS.search(text):
+            line = text[: m.start()].count("\n") + 1
+            yield (
+                Subject(path=art.path, line=line),
+                f"{art.path} runs `{m.group(0)}` when the deployment starts or upgrades",
+            )
+
+
 def _read_repository_file(ctx: ProbeContext, path: str) -> str | None:
     """A script, Makefile or local action a step names, if the repository holds it readable."""
     art = ctx.artifact(path)
@@ -809,8 +843,9 @@ class CiProbe(Probe):
             looked = ".github/workflows, .gitlab-ci.yml, .circleci, azure-pipelines.yml, bitbucket-pipelines.yml, "
             looked += "Jenkinsfile"
             yield ctx.observe(PIPELINE_PRESENT.id, Status.FAIL, Subject(), f"no CI pipeline (looked for {looked})")
+            yield from self._migrations(ctx, [], [])
             for check in CHECKS[1:]:
-                if check not in (DEPENDENCY_UPDATES, POLICY_ENFORCEMENT):
+                if check not in (DEPENDENCY_UPDATES, POLICY_ENFORCEMENT, MIGRATIONS_AUTOMATED):
                     yield ctx.observe(check.id, Status.FAIL, Subject(), "no CI pipeline in the repository")
         else:
             systems = sorted({j.system for j in jobs}) or ["a pipeline file"]
@@ -909,6 +944,11 @@ class CiProbe(Probe):
             )
         if hits:
             return
+        started = list(deployment_migrations(ctx))
+        for subject, message in started:
+            yield ctx.observe(MIGRATIONS_AUTOMATED.id, Status.PASS, subject, message)
+        if started:
+            return
         dirs = sorted(
             {
                 a.path.split("/")[0] + "/"
@@ -921,11 +961,14 @@ class CiProbe(Probe):
                 MIGRATIONS_AUTOMATED.id,
                 Status.FAIL,
                 Subject(),
-                f"migrations exist ({', '.join(dirs[:3])}) but no pipeline step runs them",
+                f"migrations exist ({', '.join(dirs[:3])}) but neither a pipeline step nor the deployment runs them",
             )
         else:
             yield ctx.observe(
-                MIGRATIONS_AUTOMATED.id, Status.UNKNOWN, Subject(), "no migrations in the repository and none run by CI"
+                MIGRATIONS_AUTOMATED.id,
+                Status.UNKNOWN,
+                Subject(),
+                "no migrations in the repository, and none run by CI or by the deployment",
             )
 
     def _needs_deploys(self, ctx: ProbeContext, check: Check, jobs: list[Job], deploys: list) -> Iterator[Observation]:

@@ -140,3 +140,30 @@ def test_steps_are_followed_into_scripts_make_targets_and_local_actions(tmp_path
     for check in ("ci.tests_run", "ci.lint", "ci.image_build", "ci.artifact_push", "ci.dependency_cache"):
         assert Status.PASS in got[check], (check, [o.message for o in obs if o.check == check])
     assert where(obs, "ci.tests_run") == [(".github/workflows/ci.yml", 8)]  # the step, not the script
+
+
+@pytest.mark.parametrize(
+    ("files", "where"),
+    [
+        (  # plausible's shape: the compose command migrates before it runs; no CI pipeline at all
+            {
+                "docker-compose.yml": "services:\n  app:\n    image: example/app:2\n"
+                '    command: sh -c "/entrypoint.sh db migrate && /entrypoint.sh run"\n'
+            },
+            "docker-compose.yml",
+        ),
+        (  # netbox's shape: the image's entrypoint migrates on every start
+            {
+                "docker/docker-entrypoint.sh": '#!/bin/bash\n./manage.py migrate --no-input\nexec "$@"\n',
+                ".gitlab-ci.yml": "test:\n  script: [pytest]\n",
+            },
+            "docker/docker-entrypoint.sh",
+        ),
+    ],
+)
+def test_migrations_run_by_the_deployment_itself(tmp_path, files, where):
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    got = [(o.status, o.subject.path) for o in observe(tmp_path) if o.check == "ci.migrations_automated"]
+    assert got and got[0] == (Status.PASS, where), got
