@@ -170,6 +170,13 @@ DEPENDENCY_UPDATES = _check(
     "Dependencies left alone accumulate known vulnerabilities.",
     "Add .github/dependabot.yml (including the docker ecosystem) or a Renovate config.",
 )
+BASE_IMAGES_UPDATED = _check(
+    "base_images_updated",
+    "Base images are kept current: an update bot that tracks them, or images rebuilt on a schedule",
+    "A bot that does not track Dockerfiles and compose images, or no bot at all, leaves base images to age.",
+    "Enable Dependabot's docker (or docker-compose) ecosystem or Renovate's dockerfile managers, or rebuild the "
+    "images on a schedule (a cron-triggered build).",
+)
 POLICY_ENFORCEMENT = _check(
     "policy_enforcement",
     "Security policies are enforced as code in CI or admission (OPA/conftest, Kyverno)",
@@ -206,6 +213,7 @@ CHECKS = (
     TIMEOUTS,
     DEPENDENCY_CACHE,
     DEPENDENCY_UPDATES,
+    BASE_IMAGES_UPDATED,
     POLICY_ENFORCEMENT,
     DAST,
 )
@@ -685,6 +693,7 @@ class Found:
     updates: list[tuple[Subject, str]] = field(default_factory=list)
     policies: list[tuple[Subject, str]] = field(default_factory=list)
     invalid: list[tuple[Subject, str]] = field(default_factory=list)  # pipeline files the CI service would reject
+    image_updates: list[tuple[Subject, str, bool]] = field(default_factory=list)  # where, what, tracks images
 
 
 # Migrations the deployment runs itself: on every start (an entrypoint, a compose command) or on every
@@ -718,6 +727,30 @@ def deployment_migrations(ctx: ProbeContext) -> Iterator[tuple[Subject, str]]:
                 Subject(path=art.path, line=line),
                 f"{art.path} runs `{m.group(0)}` when the deployment starts or upgrades",
             )
+
+
+RENOVATE_IMAGE_MANAGERS = frozenset(
+    {"dockerfile", "docker-compose", "kubernetes", "helm-values", "helmv3", "kustomize"}
+)
+
+
+def _renovate(path: str, config: Any) -> tuple[Subject, str, bool]:
+    """Renovate tracks images unless ``enabledManagers`` leaves out every image manager (its default is all)."""
+    if isinstance(config, str):
+        m = re.search(r'"?enabledManagers"?\s*:\s*\[([^\]]*)\]', config)
+        managers = re.findall(r"[\w-]+", m.group(1)) if m else None
+    else:
+        managers = config.get("enabledManagers") if isinstance(config, dict) else None
+    if managers is None:
+        return Subject(path=path, line=1), "Renovate with every manager (Dockerfiles and compose images included)", True
+    tracked = sorted(set(map(str, managers)) & RENOVATE_IMAGE_MANAGERS)
+    if tracked:
+        return Subject(path=path, line=1), f"Renovate's enabledManagers include {', '.join(tracked)}", True
+    return (
+        Subject(path=path, line=1),
+        f"Renovate's enabledManagers ({', '.join(map(str, managers))}) track no image",
+        False,
+    )
 
 
 def _read_repository_file(ctx: ProbeContext, path: str) -> str | None:
@@ -760,6 +793,7 @@ class CiProbe(Probe):
             "ci.parallel_jobs",
             "ci.dependency_cache",
             "ci.dependency_updates",
+            "ci.base_images_updated",
             "ci.policy_enforcement",
             "ci.dast",
         }
@@ -792,9 +826,11 @@ class CiProbe(Probe):
             data = safe_load.load_json(text)
             if isinstance(data, dict) and "renovate" in data:
                 found.updates.append((Subject(path=path, line=1), "Renovate (package.json)"))
+                found.image_updates.append(_renovate(path, data["renovate"]))
             return
         if "renovate" in name:
             found.updates.append((Subject(path=path, line=1), "Renovate"))
+            found.image_updates.append(_renovate(path, text))
             return
         if name == "Jenkinsfile" or name.endswith((".Jenkinsfile", ".groovy")):
             found.files.append(path)
@@ -809,6 +845,11 @@ class CiProbe(Probe):
             found.updates.append(
                 (Subject(path=path, line=1), f"Dependabot ({', '.join(ecosystems) or 'no ecosystem'})")
             )
+            docker = [e for e in ecosystems if e in ("docker", "docker-compose")]
+            what = (
+                f"Dependabot tracks {', '.join(docker)} images" if docker else "Dependabot tracks no docker ecosystem"
+            )
+            found.image_updates.append((Subject(path=path, line=1), what, bool(docker)))
             return
         if any(
             isinstance(d, dict) and d.get("kind") in ("ClusterPolicy", "Policy", "ConstraintTemplate") for d in docs
@@ -818,7 +859,14 @@ class CiProbe(Probe):
             return
         if path.startswith(".github/"):
             found.files.append(path)
-            found.jobs += [j for d in docs for j in github_jobs(path, d)]
+            jobs = [j for d in docs for j in github_jobs(path, d)]
+            found.jobs += jobs
+            triggers = (doc.get("on", doc.get(True)) if isinstance(doc, dict) else None) or {}
+            if isinstance(triggers, dict) and "schedule" in triggers:
+                builds = [(j, st) for j in jobs for st, _ in j.find(IMAGE_BUILD.id)]
+                if builds:
+                    j, st = builds[0]
+                    found.image_updates.append((st.subject_for(j), "images rebuilt on a schedule", True))
         elif path.startswith((".gitlab", "ci/")) or name == ".gitlab-ci.yml":
             found.files.append(path)
             found.jobs += [j for d in docs for j in gitlab_jobs(path, d)]
@@ -831,6 +879,18 @@ class CiProbe(Probe):
         elif name == "bitbucket-pipelines.yml":
             found.files.append(path)
             found.jobs += generic_jobs("Bitbucket Pipelines", path, doc)
+
+    def _base_images(self, ctx: ProbeContext, found: Found) -> Iterator[Observation]:
+        tracking = [(w, m) for w, m, ok in found.image_updates if ok]
+        for where, message in tracking:
+            yield ctx.observe(BASE_IMAGES_UPDATED.id, Status.PASS, where, message)
+        if tracking:
+            return
+        for where, message, _ in found.image_updates:
+            yield ctx.observe(BASE_IMAGES_UPDATED.id, Status.FAIL, where, message)
+        if not found.image_updates:
+            message = "no update bot tracks the images and no workflow rebuilds them on a schedule"
+            yield ctx.observe(BASE_IMAGES_UPDATED.id, Status.FAIL, Subject(), message)
 
     def _judge(self, ctx: ProbeContext, found: Found) -> Iterator[Observation]:
         jobs = found.jobs
@@ -845,7 +905,7 @@ class CiProbe(Probe):
             yield ctx.observe(PIPELINE_PRESENT.id, Status.FAIL, Subject(), f"no CI pipeline (looked for {looked})")
             yield from self._migrations(ctx, [], [])
             for check in CHECKS[1:]:
-                if check not in (DEPENDENCY_UPDATES, POLICY_ENFORCEMENT, MIGRATIONS_AUTOMATED):
+                if check not in (DEPENDENCY_UPDATES, POLICY_ENFORCEMENT, MIGRATIONS_AUTOMATED, BASE_IMAGES_UPDATED):
                     yield ctx.observe(check.id, Status.FAIL, Subject(), "no CI pipeline in the repository")
         else:
             systems = sorted({j.system for j in jobs}) or ["a pipeline file"]
@@ -853,6 +913,7 @@ class CiProbe(Probe):
             yield ctx.observe(PIPELINE_PRESENT.id, Status.PASS, Subject(path=found.files[0], line=1), message)
             yield from self._judge_jobs(ctx, jobs, found)
         yield from self._listed(ctx, DEPENDENCY_UPDATES, found.updates, "no Dependabot or Renovate configuration")
+        yield from self._base_images(ctx, found)
         in_ci = [(s.subject_for(j), m) for j in jobs for s, m in _steps(j, POLICY_ENFORCEMENT.id)] if jobs else []
         policies = found.policies + [(subj, f"CI runs {m}") for subj, m in in_ci]
         yield from self._listed(

@@ -167,3 +167,39 @@ def test_migrations_run_by_the_deployment_itself(tmp_path, files, where):
         (tmp_path / rel).write_text(text)
     got = [(o.status, o.subject.path) for o in observe(tmp_path) if o.check == "ci.migrations_automated"]
     assert got and got[0] == (Status.PASS, where), got
+
+
+@pytest.mark.parametrize(
+    ("files", "status"),
+    [
+        (
+            {
+                ".github/dependabot.yml": "version: 2\nupdates:\n  - package-ecosystem: pip\n    directory: /\n"
+                "    schedule: {interval: weekly}\n"
+            },
+            Status.FAIL,
+        ),  # a bot, but not for images
+        (
+            {
+                ".github/dependabot.yml": "version: 2\nupdates:\n  - package-ecosystem: docker-compose\n"
+                "    directory: /\n    schedule: {interval: daily}\n"
+            },
+            Status.PASS,
+        ),
+        ({"renovate.json": '{"extends": ["config:recommended"], "enabledManagers": ["npm"]}'}, Status.FAIL),
+        ({"renovate.json": '{"extends": ["config:recommended"]}'}, Status.PASS),  # every manager by default
+        (
+            {
+                ".github/workflows/nightly.yml": "on:\n  schedule: [{cron: '0 5 * * *'}]\njobs:\n  build:\n"
+                "    runs-on: ubuntu-latest\n    steps:\n      - run: docker build --pull -t app .\n"
+            },
+            Status.PASS,
+        ),
+    ],
+)
+def test_base_images_kept_current_by_a_bot_that_tracks_them_or_scheduled_rebuilds(tmp_path, files, status):
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    got = {o.status for o in observe(tmp_path) if o.check == "ci.base_images_updated"}
+    assert status in got and (status is Status.FAIL or Status.FAIL not in got), got
