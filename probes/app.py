@@ -579,7 +579,27 @@ class AppProbe(Probe):
                 check.id, Status.UNKNOWN, found.deps["tenacity"], "tenacity retries calls but is not a circuit breaker"
             )
             return
+        if check is RATE_LIMITING and (entry := _visible_entry_point(ctx)) is not None:
+            where, what = entry
+            message = (
+                f"no rate limiter in the application, and the way in ({what}) is in the repository: "
+                "nothing on the request path limits clients (a proxy that does would be judged by its own probe)"
+            )
+            yield ctx.observe(check.id, Status.FAIL, where, message)
+            return
         yield ctx.observe(check.id, Status.UNKNOWN, Subject(), f"no library for it in the manifests ({outside})")
+
+
+def _visible_entry_point(ctx: ProbeContext) -> tuple[Subject, str] | None:
+    """The production stack's way in, when the repository holds it and it is not a gateway that may rate-limit
+    out of our sight (Traefik middlewares, Kong, an API gateway)."""
+    gateways = re.compile(r"(^|/)(traefik|kong|envoy|apisix|tyk|krakend|haproxy)([:@]|$)")
+    for deployment in ctx.deployments.production if ctx.deployments else ():
+        for unit in deployment.units:
+            if unit.entry_point and not gateways.search(unit.image or ""):
+                where = unit.declared_in or Subject(path=deployment.files[-1], name=unit.name)
+                return where, f"service {unit.name}, {unit.image or 'built here'}"
+    return None
 
 
 def _debug_env(key: str, value: str) -> bool:

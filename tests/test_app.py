@@ -108,3 +108,18 @@ def test_a_cache_service_in_the_production_stack(tmp_path):
         "the production stack runs a cache service: memcached (memcached:1.6)",
         "the production stack runs a cache service: redis-cache (valkey/valkey:8.0)",
     ]
+
+
+def test_no_rate_limiter_anywhere_on_a_visible_request_path_fails(tmp_path):
+    files = {
+        "docker-compose.yml": "services:\n  app:\n    build: .\n    ports: ['80:8000']\n",
+        "requirements.txt": "django==5.1\n",
+        "app/settings.py": "DEBUG = False\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    got = observe(tmp_path)["app.rate_limiting"]
+    assert [(s, p) for s, p, *_ in got] == [(Status.FAIL, "docker-compose.yml")]
+    (tmp_path / "docker-compose.yml").write_text("services:\n  app:\n    build: .\n")  # the way in is elsewhere
+    assert [s for s, *_ in observe(tmp_path)["app.rate_limiting"]] == [Status.UNKNOWN]
