@@ -712,6 +712,15 @@ def _resource_finding(check: Check, what: str, memory: str | None, cpu: str | No
     return Finding(check, Status.PASS, f"memory {what} ({memory}) and CPU {what} ({cpu})", where, facts=facts)
 
 
+def official_image(image: str) -> bool:
+    """A Docker Official Image (``postgres:16``, ``docker.io/library/redis``): no namespace, Docker Hub."""
+    name = image.split("@")[0].rsplit(":", 1)[0] if "/" not in image.split("@")[0].rsplit(":", 1)[-1] else image
+    for prefix in ("docker.io/library/", "index.docker.io/library/", "library/", "docker.io/"):
+        if name.startswith(prefix) and "/" not in name[len(prefix) :]:
+            return "$" not in name
+    return bool(name) and "/" not in name and "$" not in name
+
+
 def judge_healthcheck(svc: dict, built: Built | None) -> Finding:
     """A compose healthcheck test, else the local image's; a registry image's is unknown."""
     hc = svc.get("healthcheck")
@@ -722,10 +731,19 @@ def judge_healthcheck(svc: dict, built: Built | None) -> Finding:
         if _set(test):
             return Finding(HEALTHCHECK, Status.PASS, "healthcheck with a test", ("healthcheck",))
     if built is None:
+        image = str(svc.get("image") or "")
+        if official_image(image):
+            return Finding(
+                HEALTHCHECK,
+                Status.FAIL,
+                f"no healthcheck test in compose, and the official image {image} declares none (Docker's official "
+                "images ship no HEALTHCHECK)",
+                ("image",),
+            )
         return Finding(
             HEALTHCHECK,
             Status.UNKNOWN,
-            f"no healthcheck test in compose: the registry image {svc.get('image')} may declare one "
+            f"no healthcheck test in compose: the registry image {image} may declare one "
             "(the live engine probe can tell)",
             ("image",),
         )
