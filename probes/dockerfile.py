@@ -446,8 +446,9 @@ class DockerfileProbe(Probe):
                 facts={**v.facts, **extra},
             )
 
-        yield observe(NON_ROOT, _superseded(ctx, user_verdict(analysis, final), "user"))
-        yield observe(HEALTHCHECK, _superseded(ctx, healthcheck_verdict(analysis, final), "health check"))
+        yield observe(NON_ROOT, _base_image(art.path, _superseded(ctx, user_verdict(analysis, final), "user")))
+        healthcheck = _superseded(ctx, healthcheck_verdict(analysis, final), "health check")
+        yield observe(HEALTHCHECK, _base_image(art.path, healthcheck))
         yield observe(STOPSIGNAL, stopsignal_verdict(analysis, final))
 
         bases = [(s, base_verdict(analysis, s)) for s in analysis.stages]
@@ -522,4 +523,18 @@ def _superseded(ctx: ProbeContext, verdict: Verdict, what: str) -> Verdict:
     runtime = " and ".join(runtimes)
     message = f"the production {runtime} configuration sets the {what} and is judged there; the image alone: "
     message += verdict.message
+    return Verdict(Status.NOT_APPLICABLE, message, verdict.line, verdict.facts)
+
+
+BASE_IMAGE_FILE = re.compile(
+    r"(^|/)(Dockerfile[._-]base|base[._-]?Dockerfile|[^/]*\.base\.Dockerfile)$|(^|/)base(-[\w]+)?/Dockerfile$"
+)
+
+
+def _base_image(path: str, verdict: Verdict) -> Verdict:
+    """A Dockerfile that builds a base image (Dockerfile.base, base/Dockerfile) is built FROM by the images that
+    run; their USER and HEALTHCHECK decide, not the base's."""
+    if verdict.status is not Status.FAIL or not BASE_IMAGE_FILE.search(path):
+        return verdict
+    message = f"a base image other images build FROM: the images that run decide; the base alone: {verdict.message}"
     return Verdict(Status.NOT_APPLICABLE, message, verdict.line, verdict.facts)

@@ -111,6 +111,7 @@ def decode_text(data: bytes) -> str | None:
     return data.decode("utf-8", errors="replace")
 
 
+PIPELINE_FILES = re.compile(r"^\.github/workflows/|^\.gitlab-ci\.ya?ml$|^\.circleci/|(^|/)bitbucket-pipelines\.yml$")
 NO_HARDCODED = Check(
     id="secrets.no_hardcoded",
     title="No hardcoded credentials in the repository's files",
@@ -331,7 +332,11 @@ class SecretsProbe(Probe):
 
     def _scan_file(self, ctx: ProbeContext, art: Artifact, text: str, ignores: dict[str, str]):
         lines = text.splitlines()
-        documentation = art.path.lower().endswith((".md", ".markdown", ".rst", ".adoc", ".txt"))
+        # Documents show examples, and pipelines wire throwaway test services (postgres://test:test@localhost):
+        # there a guessable value is not a secret; a real-looking one still is.
+        documentation = art.path.lower().endswith((".md", ".markdown", ".rst", ".adoc", ".txt")) or bool(
+            PIPELINE_FILES.search(art.path)
+        )
         findings = list(scan_text(text, key=self.key, documentation=documentation))
         findings += list(_k8s_secret_findings(text, self.key))
         severity = _severity(ctx.settings, art.production, art.path)

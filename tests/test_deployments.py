@@ -238,3 +238,21 @@ def test_pipelines_and_documents_are_scoped_by_trees_not_names(tmp_path):
     assert scope["docs/deploy.md"].production
     assert not scope["examples/demo/README.md"].production
     assert not scope["vendor/lib/README.md"].production
+
+
+def test_make_start_variants_are_not_the_production_stack():
+    from readiness.deployment import compose as model
+    from readiness.model import Subject
+
+    def started(files, target):
+        start = model.StartCommand(
+            files, "", "up", f"Makefile target {target}", Environment.PRODUCTION, Subject(path="Makefile", line=1)
+        )
+        return model.Candidate(files, starts=[start])
+
+    cands = [
+        started(("compose.yaml", "compose.full.yaml"), "start"),
+        started(("compose.yaml", "compose.full.yaml", "compose.profiling.yaml"), "start-profiling"),
+    ]
+    decided = {c.files[-1]: env for c, env, _ in model.decide(cands, {})}
+    assert decided == {"compose.full.yaml": Environment.PRODUCTION, "compose.profiling.yaml": Environment.UNNAMED}

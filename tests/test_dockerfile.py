@@ -174,3 +174,18 @@ def test_dockerfile_built_by_a_production_service_is_deployed_evidence(fixture_r
     obs = observe(fixture_repo("compose-hardened"))
     user = next(o for o in obs if o.check == "dockerfile.non_root")
     assert user.strength is Strength.DEPLOYED and user.facts["built_by"] == ["web"]
+
+
+def test_a_base_image_is_judged_through_the_images_built_from_it(tmp_path):
+    root = repo_with(
+        tmp_path,
+        {
+            "Dockerfile.base": "FROM node:22.11.0\nRUN npm ci\n",
+            "base/Dockerfile": "FROM debian:12.7-slim\n",
+            "web/Dockerfile": "FROM debian:12.7-slim\n",
+        },
+    )
+    obs = observe(root)
+    assert of(obs, "dockerfile.non_root", "Dockerfile.base")[0][0] is Status.NOT_APPLICABLE
+    assert of(obs, "dockerfile.non_root", "base/Dockerfile")[0][0] is Status.NOT_APPLICABLE
+    assert of(obs, "dockerfile.non_root", "web/Dockerfile")[0][0] is Status.FAIL

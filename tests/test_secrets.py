@@ -329,3 +329,10 @@ def test_examples_in_documentation_are_not_secrets_but_keys_are():
     assert {f.rule for f in scan_text(readme)} == {"database-url-password"}  # the same line in a config file
     aws = "AKIA" + "Q7ZT4M2XW5RB6K3N"
     assert [f.rule for f in scan_text(f"aws_access_key_id = {aws}\n", documentation=True)] == ["aws-access-key-id"]
+
+
+def test_a_throwaway_test_database_in_a_pipeline_is_not_a_secret(tmp_path):
+    wf = tmp_path / ".github" / "workflows" / "ci.yml"
+    wf.parent.mkdir(parents=True)
+    wf.write_text("env:\n  DATABASE_URL: postgres://user:pass@localhost:5432/test\n")
+    assert [o.status for o in _obs(tmp_path) if o.check == "secrets.no_hardcoded"] == [Status.PASS]

@@ -292,6 +292,7 @@ class _Decision:
     environment: Environment
     reasons: list[str]
     firm: bool = False  # named, configured or started by a deploy/install script
+    variant: bool = False  # started by a variant target beside the plain one
 
 
 def decide(
@@ -326,6 +327,7 @@ def decide(
                 first.append(_Decision(c, folder.environment, [*reasons, f"{c.files[-1]}: {folder.reason}"], True))
             else:
                 first.append(_Decision(c, Environment.UNNAMED, reasons))
+    _demote_variants(first)
     firm = [d for d in first if d.environment is Environment.PRODUCTION and d.firm]
     started = [d for d in first if d.environment is Environment.PRODUCTION and d.candidate.starts]
     out = []
@@ -335,7 +337,7 @@ def decide(
         if env is Environment.PRODUCTION and not d.firm and shadow and shadow.candidate.folder == folder:
             env = Environment.DEVELOPMENT
             reasons.append(f"the repository deploys {_name(shadow.candidate.files)} here; this is a quick start")
-        elif env is Environment.UNNAMED:
+        elif env is Environment.UNNAMED and not d.variant:
             other = next((p for p in started if p is not d and p.candidate.folder == folder), None)
             backing = _backing_only(d.candidate, docs)
             if shadow:
@@ -354,6 +356,26 @@ def decide(
                 reasons.append("nothing names another environment: taken as a production stack")
         out.append((d.candidate, env, reasons))
     return sorted(out, key=lambda t: (not t[1].is_production, t[0].files))
+
+
+PLAIN_TARGETS = frozenset({"start", "up", "run", "deploy", "install", "prod", "production", "serve", "all"})
+
+
+def _target(start: StartCommand) -> str | None:
+    m = re.search(r"target (\S+)$", start.context)
+    return m.group(1) if m else None
+
+
+def _demote_variants(decisions: list[_Decision]) -> None:
+    """`make start` beside `make start-profiling` and `make start-minimal`: the plain target starts the stack,
+    the others start variants of it, which are not what production runs."""
+    soft = [d for d in decisions if d.environment is Environment.PRODUCTION and not d.firm and d.candidate.starts]
+    plain_folders = {d.candidate.folder for d in soft if any(_target(s) in PLAIN_TARGETS for s in d.candidate.starts)}
+    for d in soft:
+        targets = [_target(s) for s in d.candidate.starts]
+        if d.candidate.folder in plain_folders and targets and all(t and t not in PLAIN_TARGETS for t in targets):
+            d.environment, d.variant = Environment.UNNAMED, True
+            d.reasons.append(f"a variant (make {targets[0]}) beside the plain start target: not production")
 
 
 def _within(inner: str, outer: str) -> bool:
