@@ -256,3 +256,22 @@ def test_make_start_variants_are_not_the_production_stack():
     ]
     decided = {c.files[-1]: env for c, env, _ in model.decide(cands, {})}
     assert decided == {"compose.full.yaml": Environment.PRODUCTION, "compose.profiling.yaml": Environment.UNNAMED}
+
+
+def test_a_kustomize_component_nothing_enables_is_not_deployed(tmp_path):
+    files = {
+        "kustomize/kustomization.yaml": "resources: [base]\ncomponents: [components/used]\n",
+        "kustomize/base/kustomization.yaml": "resources: [app.yaml]\n",
+        "kustomize/base/app.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\n",
+        "kustomize/components/used/kustomization.yaml": "kind: Component\npatches: []\n",
+        "kustomize/components/used/patch.yaml": "x: 1\n",
+        "kustomize/components/unused/kustomization.yaml": "kind: Component\nresources: [extra.yaml]\n",
+        "kustomize/components/unused/extra.yaml": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: extra}\n",
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    dmap = deployments_of(tmp_path)
+    assert dmap.scope["kustomize/components/used/patch.yaml"].production  # the production root enables it
+    assert not dmap.scope["kustomize/components/unused/extra.yaml"].production
+    assert envs(dmap)["kustomize-component:kustomize/components/unused"] == "example"

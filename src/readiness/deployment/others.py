@@ -85,7 +85,20 @@ def kustomize(found: Discovery, files: Files) -> list[Deployment]:
         (f"kustomize:{posixpath.dirname(p) or '.'}", (p,), tuple(sorted(closure(p, set()))), posixpath.dirname(p) or p)
         for p in sorted(roots)
     ]
-    return _decide(found_, "kustomize")
+    # A Component nothing enables is an option the repository offers, not something it deploys.
+    unused = [
+        Deployment(
+            f"kustomize-component:{posixpath.dirname(p) or '.'}",
+            "kustomize",
+            (p,),
+            Environment.EXAMPLE,
+            ("a kustomize Component that no overlay enables: an option, not deployed",),
+            uses=(posixpath.dirname(p) or ".",),
+        )
+        for p, d in sorted(docs.items())
+        if d.get("kind") == "Component" and posixpath.dirname(p) not in referenced
+    ]
+    return _decide(found_, "kustomize") + unused
 
 
 def helm(found: Discovery) -> list[Deployment]:
