@@ -358,6 +358,11 @@ def resolve(binary: str, root: Path, project: Project, docs: dict[str, Any]) -> 
             args += ["-f", str(root / f)]
         if names:
             args += ["-f", str(reset)]
+        example = _example_env(root, root / project.directory) if not dotenv.exists() else None
+        if example is not None:
+            # No .env in the checkout: the example the repository ships is what operators copy to .env, so
+            # ${HTTP_PORT} and friends resolve to the values the deployment is documented with.
+            args += ["--env-file", str(example)]
         args += ["config", "--format", "json"]
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": tmp}
         try:
@@ -377,6 +382,20 @@ def resolve(binary: str, root: Path, project: Project, docs: dict[str, Any]) -> 
     except json.JSONDecodeError as exc:
         raise ResolveError(f"Compose printed no JSON model: {exc}") from exc
     return model if isinstance(model, dict) else {}
+
+
+EXAMPLE_ENV_NAMES = (
+    ".env.example", "env.example", ".env.sample", "example.env", ".env.dist", "sample.env", ".env.template"
+)  # fmt: skip
+
+
+def _example_env(root: Path, folder: Path) -> Path | None:
+    """The example environment file of a project folder, if it is a regular file inside the repository."""
+    for name in EXAMPLE_ENV_NAMES:
+        candidate = folder / name
+        if candidate.is_file() and not candidate.is_symlink() and candidate.resolve().is_relative_to(root.resolve()):
+            return candidate
+    return None
 
 
 def resolve_all(
@@ -873,6 +892,13 @@ def judge_ports(svc: dict, built: Built | None, allowed: frozenset[int], entry_p
     if not ports:
         return [Finding(PUBLIC_PORTS, Status.PASS, "publishes no ports")]
     out: list[Finding] = []
+    # The entry point's one HTTP and one HTTPS port; ports already allowed (80, 443) take their class first.
+    web_classes_taken = {
+        c
+        for port in ports
+        if (numbers := _port_numbers(str(port.get("published") or ""))) and set(numbers) <= allowed
+        if (c := _web_class(port.get("target")))
+    }
     for port in ports:
         host_ip = str(port.get("host_ip") or "")
         published = str(port.get("published") or "")
@@ -888,13 +914,28 @@ def judge_ports(svc: dict, built: Built | None, allowed: frozenset[int], entry_p
         what = "all interfaces (IPv4 and IPv6)" if host_ip in ALL_INTERFACES else f"the public address {host_ip}"
         if numbers and set(numbers) <= allowed:
             out.append(Finding(PUBLIC_PORTS, Status.PASS, f"{shown}: on {what}, and allowed", where, match, facts))
-        elif entry_point and port.get("target") in (80, 443):
-            msg = f"{shown}: on {what}: the stack's entry point serving web traffic, published to be reached"
+        elif entry_point and (web := _web_class(port.get("target"))) and web not in web_classes_taken:
+            web_classes_taken.add(web)
+            msg = f"{shown}: on {what}: the stack's entry point serving {web}, published to be reached"
+            out.append(Finding(PUBLIC_PORTS, Status.PASS, msg, where, match, facts))
+        elif str(port.get("protocol", "tcp")) == "udp":
+            # Media, VPN and DNS servers answer on UDP to be reached; databases and admin interfaces are TCP.
+            msg = f"{shown}: on {what}: a UDP transport port (media, VPN, DNS), published to be reached"
             out.append(Finding(PUBLIC_PORTS, Status.PASS, msg, where, match, facts))
         else:
             msg = f"{shown}: published on {what} but not an allowed public port"
             out.append(Finding(PUBLIC_PORTS, Status.FAIL, msg, where, match, facts))
     return out
+
+
+HTTP_TARGETS = frozenset({80, 8000, 8080, 3000, 5000, 8081, 8888})
+HTTPS_TARGETS = frozenset({443, 8443})
+
+
+def _web_class(target: Any) -> str | None:
+    if target in HTTPS_TARGETS:
+        return "HTTPS"
+    return "HTTP" if target in HTTP_TARGETS else None
 
 
 def judge_image(svc: dict, built: Built | None) -> Finding:

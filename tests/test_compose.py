@@ -411,7 +411,8 @@ def test_interpolation_default_applies_when_env_leaves_it_unset(fixture_repo):
     root = fixture_repo("compose-extends-env")
     (root / ".env").write_text("TAG=1.4.2\n")
     port = one(observe(root), "compose.public_ports_minimal", "app")
-    assert port.status is Status.FAIL and port.facts["published"] == "8443"  # ${PUBLIC_PORT:-8443}
+    assert port.facts["published"] == "8443"  # ${PUBLIC_PORT:-8443}
+    assert port.status is Status.PASS and "entry point serving HTTPS" in port.message
 
 
 def test_services_of_included_files_are_judged_at_their_lines(tmp_path):
@@ -434,3 +435,18 @@ def test_a_registry_image_the_repository_builds_is_judged_from_its_dockerfile(tm
     obs = observe(repo_with(tmp_path, files))
     user = one(obs, "compose.non_root", "web")
     assert user.status is Status.PASS and user.subject.path == "web/Dockerfile", user
+
+
+def test_entry_point_publishes_one_http_and_one_https_port_udp_media_may_be_public(tmp_path):
+    """nextcloud-aio's shape: 80 and 8443 serve the site, 8080 is an admin interface; jitsi's jvb answers on UDP."""
+    text = """services:
+  web:
+    image: example/web:1.0
+    ports: ["80:80", "8080:8080", "8443:8443"]
+  media:
+    image: example/media:1.0
+    ports: ["10000:10000/udp"]
+"""
+    obs = [o for o in observe(repo_with(tmp_path, {"compose.yaml": text})) if o.check == "compose.public_ports_minimal"]
+    got = {o.facts["target"]: o.status for o in obs}
+    assert got == {80: Status.PASS, 8080: Status.FAIL, 8443: Status.PASS, 10000: Status.PASS}
