@@ -208,7 +208,9 @@ DOC_GLOBS = (
     "RELEASES*", "NEWS*",
 )  # fmt: skip
 DIAGRAMS = re.compile(r"\.(png|svg|jpe?g|drawio|excalidraw|puml|plantuml|mmd|dsl)$", re.I)
-DIAGRAM_NAMES = re.compile(r"architect|arch[-_.]|diagram|overview|system|topology|c4", re.I)
+DIAGRAM_NAMES = re.compile(
+    r"architect|(^|[-_.])arch([-_.]|$)|diagram|overview|system|topology|(^|[-_.])c4([-_.]|$)", re.I
+)
 CLAIMS = (
     Claim(DOC_GLOBS),
     Claim(("openapi*.yaml", "openapi*.yml", "openapi*.json", "swagger*.yaml", "swagger*.json", "**/api/*.yaml")),
@@ -399,18 +401,25 @@ class DocsProbe(Probe):
             found.append(
                 (Subject(path=path), f"diagram {path}" + ("" if referenced else " (not referenced from the docs)"))
             )
+        for a in ctx.all_artifacts:  # draw.io sources saved as .xml, whatever their name
+            readable = a.path.endswith(".xml") and a.path not in files and a.skipped is None
+            if readable and ctx.files.head(a).lstrip().startswith(b"<mxfile"):
+                found.append((Subject(path=a.path), f"draw.io diagram {a.path}"))
         for s in sections:
-            kind = re.search(r"```\s*(mermaid|plantuml|structurizr)", s.body)
-            if kind and re.search(r"architect|overview|system", s.heading, re.I):
-                found.append((s.subject, f"{kind.group(1)} diagram under \u00ab{s.heading}\u00bb"))
+            kind = re.search(r"```\s*(mermaid|plantuml|structurizr)|@startuml|C4Context|C4Container", s.body)
+            if kind and re.search(r"architect|overview|system|container|component", f"{s.heading} {s.path}", re.I):
+                found.append((s.subject, f"{kind.group(0).strip('`').strip()} diagram under \u00ab{s.heading}\u00bb"))
         if not found:
             message = "no architecture diagram (image, draw.io, Mermaid or PlantUML) in the repository"
             yield ctx.observe(ARCHITECTURE.id, Status.FAIL, Subject(), message, production=True)
             return
-        subject, what = found[0]
-        stale = self._stale(ctx, subject.path, max_age)
-        status = Status.FAIL if stale else Status.PASS
-        yield ctx.observe(ARCHITECTURE.id, status, subject, what + (f": {stale}" if stale else ""), production=True)
+        judged = [(subject, what, self._stale(ctx, subject.path, max_age)) for subject, what in found[:20]]
+        fresh = [(subject, what) for subject, what, stale in judged if not stale]
+        if fresh:
+            yield ctx.observe(ARCHITECTURE.id, Status.PASS, fresh[0][0], fresh[0][1], production=True)
+            return
+        subject, what, stale = judged[0]
+        yield ctx.observe(ARCHITECTURE.id, Status.FAIL, subject, f"{what}: {stale}", production=True)
 
     @staticmethod
     def _api_versioning(ctx: ProbeContext, sections: list[Section], specs: list, min_words: int) -> Observation:

@@ -125,3 +125,18 @@ def test_component_readmes_and_disclosure_policies_do_not_speak_for_the_reposito
     (root / "docs/operations.md").unlink()
     commit(root, 5)
     assert observe(root)["docs.deployment_guide"].status is Status.FAIL  # the add-on's README does not count
+
+
+def test_diagrams_by_content_and_the_freshest_one_decides(tmp_path):
+    files = {
+        "docs/img/assets-search.png": "not a diagram, just a screenshot whose name holds 'arch'",
+        "resources/stack.xml": '<mxfile host="app.diagrams.net"><diagram name="Page-1">x</diagram></mxfile>\n',
+        "README.md": "# App\n\nSee the docs.\n",
+    }
+    root = tmp_path / "r"
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    commit(root, 5)
+    arch = observe(root)["docs.architecture_diagram"]
+    assert arch.status is Status.PASS and arch.subject.path == "resources/stack.xml", arch
