@@ -376,7 +376,9 @@ class DocsProbe(Probe):
     def _changelog(ctx: ProbeContext, sections: list[Section]) -> Observation:
         logs = [s for s in sections if re.match(r"(CHANGELOG|HISTORY|RELEASES|NEWS)", posixpath.basename(s.path), re.I)]
         entry = re.compile(r"v?\d+\.\d+(?:\.\d+)?|\d{4}-\d{2}-\d{2}")
-        versioned = [s for s in logs if entry.search(s.heading)]
+        # a release tag as the heading counts too: "stable-10008", "v12", "2024.1"
+        tag = re.compile(r"\[?[\w.+-]*\d[\w.+-]*\]?(\s*[-\u2013(].*)?")
+        versioned = [s for s in logs if entry.search(s.heading) or tag.fullmatch(s.heading.strip())]
         if versioned:
             first = versioned[0]
             message = f"{len(versioned)} versioned or dated entries, the first \u00ab{first.heading}\u00bb"
