@@ -162,7 +162,7 @@ CLAIMS = (
     Claim(("prometheus*.yml", "prometheus*.yaml", "**/prometheus/*.yml", "**/prometheus/*.yaml")),
     Claim(("*rules*.yml", "*rules*.yaml", "*alerts*.yml", "*alerts*.yaml", "**/rules/*.yml", "**/rules/*.yaml")),
     Claim(("alertmanager*.yml", "alertmanager*.yaml", "**/alertmanager/*.yml")),
-    Claim(("**/provisioning/**/*.yml", "**/provisioning/**/*.yaml", "**/dashboards/*.json", "*dashboard*.json")),
+    Claim(("**/*provisioning/**/*.yml", "**/*provisioning/**/*.yaml", "**/dashboards/*.json", "*dashboard*.json")),
     Claim(("loki*.yaml", "loki*.yml", "**/loki/*.yaml", "promtail*.yaml", "promtail*.yml", "*.alloy")),
     Claim(("fluent-bit.conf", "fluent-bit.yaml", "vector.toml", "vector.yaml", "**/fluent-bit/*.conf")),
     Claim(("blackbox*.yml", "blackbox*.yaml", "otel*.yaml", "otel*.yml", "tempo*.yaml", "jaeger*.yaml")),
