@@ -16,6 +16,7 @@ on one location.
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import ipaddress
 import posixpath
@@ -596,9 +597,35 @@ class NginxProbe(Probe):
                 judged += 1
                 yield o
         if trees and not judged:
-            # Fragments and templates only (no server block reached): their directives are read by the tls probe.
-            message = "no server block in the nginx files here (fragments or templates): nothing for this check"
-            for check in CHECKS:
+            # Fragments and templates only (no server block reached): the http-wide directives they write are
+            # read as text (TLS directives by the tls probe); the per-server checks have nothing to judge.
+            yield from self._fragments(ctx)
+
+    def _fragments(self, ctx: ProbeContext) -> Iterator[Observation]:
+        texts = {}
+        for art in ctx.artifacts:
+            if art.production:
+                with contextlib.suppress(ArtifactUnreadable):
+                    texts[art.path] = ctx.read_text(art)
+        http_wide = {
+            COMPRESSION: (re.compile(r"(?m)^\s*(gzip|brotli)\s+on\s*;"), "compresses responses", "no gzip or brotli"),
+            RATE_LIMITING: (re.compile(r"(?m)^\s*limit_req(_zone)?\s"), "limits request rates", "no limit_req"),
+        }
+        for check, (pattern, good, bad) in http_wide.items():
+            hit = next(((path, m) for path, text in texts.items() if (m := pattern.search(text))), None)
+            if hit:
+                path, m = hit
+                line = texts[path][: m.start()].count("\n") + 1
+                message = f"{good} ({m.group(0).strip()}) in a fragment or template"
+                yield ctx.observe(check.id, Status.PASS, Subject(path=path, line=line), message)
+            elif texts:
+                where = ", ".join(sorted(texts)[:3])
+                yield ctx.observe(
+                    check.id, Status.FAIL, Subject(), f"{bad} in the nginx files ({where})", production=True
+                )
+        message = "no server block in the nginx files here (fragments or templates): nothing for this check"
+        for check in CHECKS:
+            if check not in http_wide or not texts:
                 yield ctx.observe(check.id, Status.NOT_APPLICABLE, Subject(), message, production=True)
 
     @staticmethod

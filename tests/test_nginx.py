@@ -164,3 +164,14 @@ def test_a_conf_file_in_another_format_is_a_gap_not_an_error(tmp_path):
     obs, gaps = observe(tmp_path)
     assert not [o for o in obs if o.status is Status.ERROR and o.subject.path == "jibri/jibri.conf"]
     assert any("not nginx configuration after all" in g.reason for g in gaps)
+
+
+def test_fragments_and_templates_are_judged_for_http_wide_directives(tmp_path):
+    """jitsi's shape: nginx.conf has gzip on and includes a templated site; no server block parses here."""
+    (tmp_path / "web" / "nginx").mkdir(parents=True)
+    (tmp_path / "web" / "nginx" / "nginx.conf").write_text(
+        "http {\n  gzip on;\n  gzip_types text/css application/json;\n  include /config/nginx/site-confs/*;\n}\n"
+    )
+    obs, _ = observe(tmp_path)
+    got = {o.check: o.status for o in obs if o.check in ("nginx.compression", "nginx.rate_limiting")}
+    assert got == {"nginx.compression": Status.PASS, "nginx.rate_limiting": Status.FAIL}
