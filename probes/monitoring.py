@@ -199,6 +199,7 @@ class Seen:
     shippers: list[Subject] = field(default_factory=list)
     json_parsing: list[Subject] = field(default_factory=list)
     blackbox: list[Subject] = field(default_factory=list)
+    otel_metrics: list[Subject] = field(default_factory=list)  # a collector exporting metrics to Prometheus
     tracing: list[Subject] = field(default_factory=list)
     exporters: dict[str, list[Subject]] = field(default_factory=lambda: {"resource": [], "db": []})
     apm: list[tuple[Subject, str]] = field(default_factory=list)
@@ -319,6 +320,8 @@ class MonitoringProbe(Probe):
                 seen.blackbox.append(Subject(path=path, line=doc.key_line("modules")))
             service = doc.get("service") or {}
             pipelines = (service.get("pipelines") or {}) if isinstance(service, dict) else {}
+            if isinstance(doc.get("receivers"), dict) and pipelines:
+                self._collector(path, doc, text, seen)
             if any(str(k).startswith("traces") for k in pipelines) or "distributor" in doc and "tempo" in lower:
                 seen.tracing.append(Subject(path=path, line=doc.key_line("service") if "service" in doc else 1))
             services = doc.get("services") if isinstance(doc.get("services"), dict) else {}
@@ -333,6 +336,30 @@ class MonitoringProbe(Probe):
                     seen.tracing.append(subject)
                 if re.search(r"blackbox-exporter", image):
                     seen.blackbox.append(subject)
+
+    @staticmethod
+    def _collector(path: str, doc: dict, text: str, seen: Seen) -> None:
+        """An OpenTelemetry Collector doing an exporter's job: host and container metrics, endpoint checks,
+        database receivers, and metrics exported to Prometheus (remote write or its OTLP endpoint)."""
+        receivers = {str(k).split("/")[0]: k for k in doc["receivers"]}
+        at = doc["receivers"].key_line if hasattr(doc["receivers"], "key_line") else (lambda _k: 1)
+        for kind, names in (
+            ("resource", ("hostmetrics", "docker_stats", "kubeletstats", "k8s_cluster", "podman_stats")),
+            ("db", ("postgresql", "mysql", "redis", "mongodb", "sqlserver", "elasticsearch")),
+        ):
+            for name in names:
+                if name in receivers:
+                    seen.exporters[kind].append(Subject(path=path, line=at(receivers[name]), name=f"receiver {name}"))
+        if "httpcheck" in receivers:
+            seen.blackbox.append(Subject(path=path, line=at(receivers["httpcheck"]), name="receiver httpcheck"))
+        exporters = doc.get("exporters") if isinstance(doc.get("exporters"), dict) else {}
+        for key, spec in exporters.items():
+            name = str(key).split("/")[0]
+            endpoint = str((spec or {}).get("endpoint", "")) if isinstance(spec, dict) else ""
+            if name in ("prometheusremotewrite", "prometheus") or (
+                name.startswith("otlp") and "prometheus" in endpoint
+            ):
+                seen.otel_metrics.append(Subject(path=path, line=exporters.key_line(key), name=f"exporter {key}"))
 
     @staticmethod
     def _pipeline(path: str, text: str, seen: Seen) -> None:
@@ -398,6 +425,14 @@ class MonitoringProbe(Probe):
             else:
                 how = "service discovery" if sd else f"jobs {', '.join(jobs[:6])}"
                 yield obs(PROMETHEUS, Status.PASS, subject, f"Prometheus scrapes through {how}", facts={"jobs": jobs})
+        elif seen.otel_metrics:
+            where = seen.otel_metrics[0]
+            yield obs(
+                PROMETHEUS,
+                Status.PASS,
+                where,
+                f"the OpenTelemetry Collector sends metrics to Prometheus ({where.name})",
+            )
         else:
             yield obs(PROMETHEUS, Status.FAIL, Subject(), "no prometheus.yml with scrape_configs in the repository")
         # rules

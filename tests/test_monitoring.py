@@ -89,3 +89,18 @@ def test_malformed_yaml_is_an_error(tmp_path):
     (tmp_path / "alerts.yml").write_text("groups: [\n")
     obs = observe(tmp_path)
     assert {o.status for o in obs if o.subject.path == "alerts.yml"} == {Status.ERROR}
+
+
+def test_an_opentelemetry_collector_does_the_exporters_jobs(tmp_path):
+    """otel-demo's shape: host and container metrics, an HTTP check and metrics sent to Prometheus's OTLP endpoint,
+    all from the collector, with no prometheus.yml scrape jobs."""
+    (tmp_path / "otelcol-config.yml").write_text(
+        "receivers:\n  hostmetrics:\n    scrapers: {cpu: {}, memory: {}}\n  docker_stats: {}\n"
+        "  httpcheck/frontend:\n    targets: [{endpoint: 'http://frontend-proxy:8080'}]\n  otlp: {}\n"
+        "exporters:\n  otlphttp/prometheus:\n    endpoint: http://prometheus:9090/api/v1/otlp\n"
+        "service:\n  pipelines:\n    metrics:\n      receivers: [hostmetrics, docker_stats, httpcheck/frontend, otlp]\n"
+        "      exporters: [otlphttp/prometheus]\n"
+    )
+    obs = observe(tmp_path)
+    passing = {o.check for o in obs if o.status is Status.PASS}
+    assert {"monitoring.prometheus_configured", "monitoring.resource_metrics", "monitoring.synthetic_checks"} <= passing
