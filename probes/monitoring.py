@@ -148,7 +148,9 @@ APM_LIBS = re.compile(
     r"io\.opentelemetry|dd-java-agent|gopkg\.in/DataDog/dd-trace-go"
 )
 RUM_LIBS = re.compile(
-    r"@sentry/(browser|react|vue|angular|nextjs)|@datadog/browser-rum|@grafana/faro-web-sdk|@elastic/apm-rum|@newrelic/browser-agent|web-vitals"
+    r"@sentry/(browser|react|vue|angular|nextjs)|@datadog/browser-rum|@grafana/faro-web-sdk|@elastic/apm-rum|"
+    r"@newrelic/browser-agent|web-vitals|@opentelemetry/(sdk-trace-web|instrumentation-document-load|"
+    r"instrumentation-user-interaction|auto-instrumentations-web)|@honeycombio/opentelemetry-web"
 )
 FRONTEND_LIBS = re.compile(r"\"(react|vue|svelte|@angular/core|next|nuxt|preact|solid-js)\"\s*:")
 EXPORTERS = {
