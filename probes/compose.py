@@ -58,7 +58,7 @@ import yaml
 from readiness.probes import dockerfile as df
 
 from readiness import subprocesses, yaml_lines
-from readiness.deployment.compose import COMPOSE_GLOBS
+from readiness.deployment.compose import COMPOSE_GLOBS, interpolate
 from readiness.inventory import Mount, Service
 from readiness.model import Check, Status, Strength, Subject
 from readiness.probe import ArtifactUnreadable, Claim, Probe, ProbeContext
@@ -1227,6 +1227,7 @@ class ComposeProbe(Probe):
             ctx.gap(Subject(path=path), "no `services:` mapping; nothing to inventory")
             return
         base = posixpath.dirname(path)
+        env = ctx.deployments.compose_env.get(base, {}) if ctx.deployments else {}
         top_files = {
             kind: {
                 name: spec["file"]
@@ -1249,7 +1250,7 @@ class ComposeProbe(Probe):
                     origin=self.name,
                     declared_in=where,
                     production=production,
-                    image=str(svc["image"]) if svc.get("image") else None,
+                    image=interpolate(str(svc["image"]), env) if svc.get("image") else None,
                     build_context=_repo_path(base, str(context)) if context else None,
                     ports=tuple(str(p) for p in svc.get("ports") or () if not isinstance(p, dict))
                     + tuple(

@@ -322,7 +322,7 @@ class MonitoringProbe(Probe):
                 seen.blackbox.append(Subject(path=path, line=doc.key_line("modules")))
             service = doc.get("service") or {}
             pipelines = (service.get("pipelines") or {}) if isinstance(service, dict) else {}
-            if isinstance(doc.get("receivers"), dict) and pipelines:
+            if pipelines and isinstance(pipelines, dict):  # a collector config, or an overlay of one
                 self._collector(path, doc, text, seen)
             if any(str(k).startswith("traces") for k in pipelines) or "distributor" in doc and "tempo" in lower:
                 seen.tracing.append(Subject(path=path, line=doc.key_line("service") if "service" in doc else 1))
@@ -343,8 +343,9 @@ class MonitoringProbe(Probe):
     def _collector(path: str, doc: dict, text: str, seen: Seen) -> None:
         """An OpenTelemetry Collector doing an exporter's job: host and container metrics, endpoint checks,
         database receivers, and metrics exported to Prometheus (remote write or its OTLP endpoint)."""
-        receivers = {str(k).split("/")[0]: k for k in doc["receivers"]}
-        at = doc["receivers"].key_line if hasattr(doc["receivers"], "key_line") else (lambda _k: 1)
+        declared = doc.get("receivers") if isinstance(doc.get("receivers"), dict) else {}
+        receivers = {str(k).split("/")[0]: k for k in declared}
+        at = declared.key_line if hasattr(declared, "key_line") else (lambda _k: 1)
         for kind, names in (
             ("resource", ("hostmetrics", "docker_stats", "kubeletstats", "k8s_cluster", "podman_stats")),
             ("db", ("postgresql", "mysql", "redis", "mongodb", "sqlserver", "elasticsearch")),
@@ -358,9 +359,8 @@ class MonitoringProbe(Probe):
         for key, spec in exporters.items():
             name = str(key).split("/")[0]
             endpoint = str((spec or {}).get("endpoint", "")) if isinstance(spec, dict) else ""
-            if name in ("prometheusremotewrite", "prometheus") or (
-                name.startswith("otlp") and "prometheus" in endpoint
-            ):
+            toward_prometheus = "prometheus" in endpoint.lower() or "prometheus" in str(key).lower()
+            if name in ("prometheusremotewrite", "prometheus") or (name.startswith("otlp") and toward_prometheus):
                 seen.otel_metrics.append(Subject(path=path, line=exporters.key_line(key), name=f"exporter {key}"))
 
     @staticmethod

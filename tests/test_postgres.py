@@ -133,3 +133,11 @@ def test_official_image_defaults_decide_when_the_service_leaves_them(tmp_path):
     assert got[("postgres.scram_sha_256", "old")] is Status.FAIL
     assert got[("postgres.ssl_required", "new")] is Status.FAIL
     assert ("postgres.ssl_required", "tls") not in got or got[("postgres.ssl_required", "tls")] is not Status.FAIL
+
+
+def test_an_image_named_by_the_projects_env_file(tmp_path):
+    """otel-demo's shape: image: ${POSTGRES_IMAGE}, set in the tracked .env."""
+    (tmp_path / "compose.yaml").write_text("services:\n  db:\n    image: ${POSTGRES_IMAGE}\n")
+    (tmp_path / ".env").write_text("POSTGRES_IMAGE=postgres:17.2  # the database\n")
+    scram = [o for o in observe(tmp_path) if o.check == "postgres.scram_sha_256" and o.subject.name == "db"]
+    assert [o.status for o in scram] == [Status.PASS], scram

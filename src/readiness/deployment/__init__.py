@@ -114,8 +114,35 @@ def build(found: Discovery, config: Config, files: Files, select: str | None = N
     non_production = pathspec.GitIgnoreSpec.from_lines(config.non_production)
     scopes, orphans = file_scopes(found.artifacts, deployments, non_production.match_file, explicit)
     dmap = DeploymentMap(deployments, orphans, scopes, selected=select, compose_docs=docs, compose_errors=errors)
+    dmap.compose_env = _project_env(found, files, {d.folder for d in deployments if d.kind == "compose"})
     dmap.summary = _summary(dmap)
     return dmap
+
+
+ENV_FILES = (".env", ".env.example", "env.example", ".env.sample", "example.env", ".env.dist", "sample.env")
+
+
+def _project_env(found: Discovery, files: Files, folders: set[str]) -> dict[str, dict[str, str]]:
+    """Each compose project folder's .env (or, absent, the example env file it ships), as KEY=VALUE pairs."""
+    by_path = {a.path: a for a in found.artifacts}
+    out: dict[str, dict[str, str]] = {}
+    for folder in folders:
+        for name in ENV_FILES:
+            art = by_path.get(posixpath.join(folder, name))
+            if art is None or art.skipped is not None:
+                continue
+            try:
+                text = files.read_text(art)
+            except ArtifactUnreadable:
+                continue
+            pairs = (
+                line.split("=", 1) for line in text.splitlines() if "=" in line and not line.lstrip().startswith("#")
+            )
+            out[folder] = {
+                k.strip().removeprefix("export ").strip(): v.split(" #")[0].strip().strip("'\"") for k, v in pairs
+            }
+            break
+    return out
 
 
 def _overridden(deployments: list[Deployment], overrides: list[dict]) -> list[Deployment]:

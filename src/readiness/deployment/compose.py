@@ -127,9 +127,28 @@ def _env_dict(env: Any) -> dict[str, Any]:
     return {}
 
 
-def merged_services(files: tuple[str, ...], docs: dict[str, Any]) -> dict[str, ServiceView]:
+INTERPOLATION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def interpolate(value: str, env: dict[str, str]) -> str:
+    """``${VAR}``, ``${VAR:-default}``, ``${VAR-default}`` and ``$VAR`` as Compose reads them from ``.env``."""
+
+    def one(m: re.Match[str]) -> str:
+        name = m.group(1) or m.group(4)
+        if name in env and (env[name] or m.group(2) != ":-"):
+            return env[name]
+        return m.group(3) if m.group(2) else m.group(0)
+
+    return INTERPOLATION.sub(one, value)
+
+
+def merged_services(
+    files: tuple[str, ...], docs: dict[str, Any], env: dict[str, str] | None = None
+) -> dict[str, ServiceView]:
     """The services of a project merged in file order, as Compose merges them: mappings and environments by key,
-    lists of ports and volumes appended, anything else replaced by the later file."""
+    lists of ports and volumes appended, anything else replaced by the later file. Image names are interpolated
+    from ``env`` (the project's .env, else its example env file); nothing else is, so no value from .env
+    reaches a message."""
     views: dict[str, ServiceView] = {}
     for path in files:
         found = services(docs.get(path))
@@ -158,7 +177,9 @@ def merged_services(files: tuple[str, ...], docs: dict[str, Any]) -> dict[str, S
                 ):
                     view.values[key] = old + [v for v in value if v not in old]
                 else:
-                    view.values[key] = value
+                    view.values[key] = (
+                        interpolate(value, env or {}) if key == "image" and isinstance(value, str) else value
+                    )
                 view.set_at[key] = where
     return views
 

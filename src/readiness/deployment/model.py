@@ -42,6 +42,11 @@ class Deployment:
     def production(self) -> bool:
         return self.environment.is_production
 
+    @property
+    def folder(self) -> str:
+        """Where the deployment's first file is: Compose's project directory."""
+        return self.files[0].rsplit("/", 1)[0] if "/" in self.files[0] else ""
+
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -90,6 +95,7 @@ class DeploymentMap:
     selected: str | None = None  # --deployment NAME
     compose_docs: dict[str, Any] = field(default_factory=dict)  # parsed once, with lines, for every probe
     compose_errors: dict[str, Subject] = field(default_factory=dict)  # files that do not parse: where, and why
+    compose_env: dict[str, dict[str, str]] = field(default_factory=dict)  # folder -> its .env (or example) values
 
     def compose_services(self) -> list[tuple[Deployment, ServiceView]]:
         """Every service of every compose deployment, merged across the deployment's files."""
@@ -99,7 +105,7 @@ class DeploymentMap:
             (d, view)
             for d in self.deployments
             if d.kind == "compose"
-            for view in merged_services(d.files, self.compose_docs).values()
+            for view in merged_services(d.files, self.compose_docs, self.compose_env.get(d.folder)).values()
         ]
 
     @property
