@@ -579,6 +579,12 @@ class AppProbe(Probe):
                 check.id, Status.UNKNOWN, found.deps["tenacity"], "tenacity retries calls but is not a circuit breaker"
             )
             return
+        if check is RATE_LIMITING and (setting := _limiter_setting(found)) is not None:
+            path, line, text = setting
+            yield ctx.observe(
+                check.id, Status.PASS, Subject(path=path, line=line), f"a rate limiter is configured ({text})"
+            )
+            return
         if check is RATE_LIMITING and (entry := _visible_entry_point(ctx)) is not None:
             where, what = entry
             message = (
@@ -588,6 +594,20 @@ class AppProbe(Probe):
             yield ctx.observe(check.id, Status.FAIL, where, message)
             return
         yield ctx.observe(check.id, Status.UNKNOWN, Subject(), f"no library for it in the manifests ({outside})")
+
+
+LIMITER_SETTING = re.compile(
+    r"(?m)^[ \t]*([A-Z_]*RATE_?LIMIT(?:ER|S|ING)?[A-Z_]*|DEFAULT_THROTTLE_CLASSES)\s*=\s*"
+    r"[\[(\"']*[\w.]*(RateLimit|Throttl)"
+)
+
+
+def _limiter_setting(found: Found) -> tuple[str, int, str] | None:
+    """A framework or product setting that turns a rate limiter on (SENTRY_RATELIMITER = RedisRateLimiter)."""
+    for path, text in found.code.items():
+        if m := LIMITER_SETTING.search(text):
+            return path, _line(text, m), m.group(0).strip()[:80]
+    return None
 
 
 def _visible_entry_point(ctx: ProbeContext) -> tuple[Subject, str] | None:

@@ -241,6 +241,8 @@ TOOLS: dict[str, re.Pattern[str]] = {
         r"phpunit",
         r"make test",
         r"make [\w-]*tests?\b",
+        # ./unit-test.sh, scripts/run-tests.sh run as the step's command: named for what they run
+        r"(?<!.)[ \t]*(?:[A-Z_]+=\S*\s+)*(?:(?:bash|sh)\s+[\w./-]*|\./[\w./-]*|[\w.-]+/[\w./-]*)[\w-]*tests?\.sh\b",
         r"helm test",
         r"ct install",
         r"playwright test",
@@ -379,6 +381,7 @@ TOOLS: dict[str, re.Pattern[str]] = {
         r"docker compose build\b[^\n]*--push",
         r"bake\b[^\n]*--push",
         r"type=registry",
+        r"[\w./-]+\.sh\b[^\n]*--push\b",  # ./build.sh develop --push
     ),
     DEPLOY_AUTOMATED.id: _tools(
         r"kubectl apply",

@@ -18,7 +18,7 @@ MAX_BYTES = 128 * 1024
 SCRIPT = re.compile(r"(?:^|[\s;&|(`'\"])(?:bash\s+|sh\s+|source\s+|\.\s+|python3?\s+)?((?:\./|[\w.-]+/)[\w./-]*[\w-]"
                     r"(?:\.(?:sh|bash|py|ps1))?|[\w-]+\.(?:sh|bash))(?=$|[\s;&|)`'\"])", re.M)  # fmt: skip
 MAKE = re.compile(r"(?:^|[\s;&|])make\s+((?:-\S+\s+)*)([\w.-]+(?:\s+[\w.-]+)*)", re.M)
-LOCAL_ACTION = re.compile(r"(?:^|\s)(\./[\w./-]+)")
+LOCAL_ACTION = re.compile(r"(?:^|\s)(\./[\w./-]*)(?=\s|$)")
 
 
 def make_targets(text: str) -> dict[str, str]:
@@ -44,7 +44,7 @@ class Follower:
         self.read = read
         self._makefile: dict[str, str] | None = None
 
-    def expand(self, text: str, depth: int = 0) -> str:
+    def expand(self, text: str, depth: int = 0, folder: str = "") -> str:
         if depth >= MAX_DEPTH:
             return ""
         extra: list[str] = []
@@ -55,8 +55,10 @@ class Follower:
             if path.startswith(".."):
                 continue
             body = self.read(path)
+            if body is None and folder:  # "${SCRIPTDIR}"/build.sh: the script beside the one calling it
+                body = self.read(posixpath.join(folder, posixpath.basename(path)))
             if body is not None and len(body) <= MAX_BYTES:
-                extra.append(body + "\n" + self.expand(body, depth + 1))
+                extra.append(body + "\n" + self.expand(body, depth + 1, posixpath.dirname(path)))
         for m in MAKE.finditer(text):
             recipes = self._make()
             for target in m.group(2).split():
@@ -79,7 +81,7 @@ class Follower:
     def _action(self, ref: str, depth: int) -> str:
         folder = posixpath.normpath(ref)
         for name in ("action.yml", "action.yaml"):
-            text = self.read(posixpath.join(folder, name))
+            text = self.read(posixpath.normpath(posixpath.join(folder, name)))
             if text is None:
                 continue
             try:

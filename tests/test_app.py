@@ -123,3 +123,13 @@ def test_no_rate_limiter_anywhere_on_a_visible_request_path_fails(tmp_path):
     assert [(s, p) for s, p, *_ in got] == [(Status.FAIL, "docker-compose.yml")]
     (tmp_path / "docker-compose.yml").write_text("services:\n  app:\n    build: .\n")  # the way in is elsewhere
     assert [s for s, *_ in observe(tmp_path)["app.rate_limiting"]] == [Status.UNKNOWN]
+
+
+def test_a_rate_limiter_turned_on_by_a_setting(tmp_path):
+    (tmp_path / "sentry").mkdir()
+    (tmp_path / "sentry" / "sentry.conf.py").write_text(
+        'SENTRY_RATELIMITER = "sentry.ratelimits.redis.RedisRateLimiter"\n'
+    )
+    (tmp_path / "requirements.txt").write_text("sentry==24.1\n")
+    got = observe(tmp_path)["app.rate_limiting"]
+    assert [(s, p, line) for s, p, line, _ in got] == [(Status.PASS, "sentry/sentry.conf.py", 1)]

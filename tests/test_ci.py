@@ -203,3 +203,29 @@ def test_base_images_kept_current_by_a_bot_that_tracks_them_or_scheduled_rebuild
         (tmp_path / rel).write_text(text)
     got = {o.status for o in observe(tmp_path) if o.check == "ci.base_images_updated"}
     assert status in got and (status is Status.FAIL or Status.FAIL not in got), got
+
+
+def test_scripts_named_for_tests_pushes_by_flag_and_the_root_action(tmp_path):
+    files = {
+        ".github/workflows/test.yml": (
+            "on: [push]\njobs:\n  t:\n    runs-on: ubuntu-latest\n    timeout-minutes: 10\n    steps:\n"
+            "      - run: ./unit-test.sh\n"
+            "      - uses: ./\n"
+            "      - run: |\n          shellcheck \\\n            unit-test.sh\n"
+        ),
+        ".github/workflows/release.yml": (
+            "on: [push]\njobs:\n  r:\n    runs-on: ubuntu-latest\n    timeout-minutes: 10\n    steps:\n"
+            "      - run: ./build.sh main --push\n"
+        ),
+        "unit-test.sh": "#!/bin/bash\nfor t in _unit-test/*-test.sh; do $t; done\n",
+        "action.yml": (
+            "runs:\n  using: composite\n  steps:\n    - uses: actions/cache@v4\n      with: {path: x, key: y}\n"
+        ),
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    obs = observe(tmp_path)
+    assert where(obs, "ci.tests_run") == [(".github/workflows/test.yml", 7)]  # not the shellcheck argument
+    assert Status.PASS in statuses(obs)["ci.artifact_push"]
+    assert Status.PASS in statuses(obs)["ci.dependency_cache"]  # through the repository's own action
