@@ -22,7 +22,7 @@ import pathspec
 
 from .discovery import GitInfo
 from .inventory import Inventory
-from .model import Artifact, Check, Observation, Status, Strength, Subject, VcsState
+from .model import Artifact, Check, Observation, Status, Strength, Subject
 
 ENTRY_POINT_GROUP = "readiness.probes"
 SNIFF_BYTES = 8192
@@ -260,35 +260,24 @@ class Probe:
     def check_ids(cls) -> frozenset[str]:
         return frozenset(c.id for c in cls.checks)
 
-    def _matches(self, artifacts: Iterable[Artifact]) -> Iterator[tuple[Artifact, Claim]]:
-        artifacts = list(artifacts)
-        for claim in self.claims:
-            spec = claim.spec()
-            for art in artifacts:
-                if art.vcs is VcsState.IGNORED and not claim.include_ignored:
-                    continue
-                if spec.match_file(art.path):
-                    yield art, claim
-
     def claimed(self, artifacts: Iterable[Artifact], files: Files) -> list[Artifact]:
         """The artifacts this probe claims, in path order.
 
         A file that cannot be read is claimed when a glob alone claims it; when
         a claim also needs its content (``sniff``), an unreadable file is left
-        out here and reported by ``unreadable_claims`` as a coverage gap.
+        out here and reported by ``unreadable_claims`` as a coverage gap. The
+        runner classifies the files for all probes at once (``classify``).
         """
-        unique: dict[str, Artifact] = {}
-        for art, claim in self._matches(artifacts):
-            if claim.sniff is None or (art.skipped is None and claim.sniff.search(files.head(art))):
-                unique[art.path] = art
-        return [unique[p] for p in sorted(unique)]
+        from .classify import Classification
+
+        return Classification([self], artifacts, files).claimed(self)
 
     def unreadable_claims(self, artifacts: Iterable[Artifact]) -> list[tuple[Artifact, Claim]]:
         """Skipped files this probe's globs match, with the claim that matched."""
-        seen: dict[str, tuple[Artifact, Claim]] = {}
-        for art, claim in self._matches(a for a in artifacts if a.skipped):
-            seen.setdefault(art.path, (art, claim))
-        return [seen[p] for p in sorted(seen)]
+        from .classify import Classification
+
+        skipped = [a for a in artifacts if a.skipped]
+        return Classification([self], skipped, None).unreadable_claims(self)
 
     def run(self, ctx: ProbeContext) -> Iterable[Observation]:
         raise NotImplementedError

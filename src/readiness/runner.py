@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import __version__
 from . import attestations as attestations_mod
+from .classify import Classification
 from .config import Config, ConfigError, validate
 from .discovery import Discovery, discover
 from .evaluate import evaluate
@@ -49,12 +50,19 @@ def _absence(
 
 
 def run_probe(
-    cls: type[Probe], found: Discovery, files: Files, inventory: Inventory, config: Config
+    cls: type[Probe],
+    found: Discovery,
+    files: Files,
+    inventory: Inventory,
+    config: Config,
+    classified: Classification | None = None,
 ) -> tuple[list[Observation], list[Gap], ProbeRun]:
     """One probe over a discovered tree, as the audit runs it: unreadable inputs, crashes
-    and silence become observations. Tests and benchmarks call it to drive a single probe."""
+    and silence become observations. Tests and benchmarks call it to drive a single probe;
+    the audit passes the files it ``classified`` once for every probe."""
     probe = cls()
-    claimed = probe.claimed(found.artifacts, files)
+    classified = classified or Classification([cls], found.artifacts, files)
+    claimed = classified.claimed(cls)
     ctx = ProbeContext(
         probe=probe,
         root=found.root,
@@ -66,7 +74,7 @@ def run_probe(
         settings=config.probe_settings(probe.name),
         targets=config.live_targets(probe.name),
     )
-    for art, claim in probe.unreadable_claims(found.artifacts):
+    for art, claim in classified.unreadable_claims(cls):
         reason = f"skipped: {art.skipped}"
         if claim.sniff is not None:
             ctx.gap(Subject(path=art.path), f"{reason}; cannot tell whether it is a {probe.name} artifact")
@@ -123,13 +131,14 @@ def audit(
     say(f"discovering files in {root}")
     found = discover(root, config)
     files = Files(found.root)
+    classified = Classification(probe_classes, found.artifacts, files)
     inventory = Inventory()
     observations: list[Observation] = []
     gaps: list[Gap] = []
     runs: list[ProbeRun] = []
     for cls in probe_classes:
         say(f"probe {cls.name}")
-        mine, probe_gaps, run = run_probe(cls, found, files, inventory, config)
+        mine, probe_gaps, run = run_probe(cls, found, files, inventory, config, classified)
         observations.extend(mine)
         gaps.extend(probe_gaps)
         runs.append(run)
