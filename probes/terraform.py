@@ -16,12 +16,9 @@ output instead: Terraform resolved every value, so findings there are
 from __future__ import annotations
 
 import json
-import multiprocessing as mp
 import os
 import posixpath
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
 from readiness.model import Artifact, Observation, Status, Strength, Subject
@@ -62,7 +59,14 @@ def _parse_one(text: str) -> tuple[Block | None, str | None, int | None]:
 def _parse_all(texts: list[str]) -> list[tuple[Block | None, str | None, int | None]]:
     """Parse files, in parallel processes when the tree is large: Lark's parse is nearly all of our time."""
     workers = min(os.cpu_count() or 1, 8)
-    if workers > 1 and sum(map(len, texts)) >= PARALLEL_BYTES and "fork" in mp.get_all_start_methods():
+    if workers <= 1 or sum(map(len, texts)) < PARALLEL_BYTES:
+        return [_parse_one(text) for text in texts]
+    # Imported here: multiprocessing is start-up time every audit without much Terraform would pay.
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    if "fork" in mp.get_all_start_methods():
         try:
             warm_parser()  # build Lark once here; forked workers inherit it instead of each loading it
             with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:

@@ -21,6 +21,7 @@ the per-probe algorithm as the reference).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -37,6 +38,8 @@ if TYPE_CHECKING:
 # Characters that make a pattern more than plain text and `*`/`?` wildcards: such
 # patterns are never put in the by-name index (no tail can be trusted).
 _PLAIN_COMPONENT = re.compile(r"[A-Za-z0-9._*?@+=,%~-]+")
+# Patterns made of these characters, not starting with `!` or `#`, are sure to be include patterns.
+_SURELY_INCLUDE = re.compile(r"[A-Za-z0-9._*?@+=,%~/\[\]-][A-Za-z0-9._*?@+=,%~/\[\]!#-]*")
 _LITERAL_RUNS = re.compile(r"[^*?\[\]\\/!]+")
 TAIL_KEY = 3  # names are indexed by their last three characters
 
@@ -136,46 +139,80 @@ class Classification:
             self._unreadable[cls] = [unreadable[cls][p][1:] for p in sorted(unreadable[cls])]
 
 
+class _Glob:
+    """One gitignore-style pattern, compiled on its first use (most never meet a candidate file)."""
+
+    __slots__ = ("text", "_pattern")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._pattern: pathspec.Pattern | None = None
+
+    def match(self, path: str) -> bool:
+        if self._pattern is None:
+            self._pattern = _compile(self.text)
+        return self._pattern.match_file(path) is not None
+
+
+@functools.cache
+def _compile(text: str) -> pathspec.Pattern:
+    return pathspec.GitIgnoreSpec.from_lines([text]).patterns[0]
+
+
+def _include(text: str) -> bool | None:
+    """What the pattern does: include (True), exclude (False, a negation) or nothing (None, a comment)."""
+    if _SURELY_INCLUDE.fullmatch(text) and text.strip("/"):
+        return True
+    return _compile(text).include
+
+
 class _Matcher:
     """The glob half of classification: which claims' patterns match a path."""
 
     def __init__(self, entries: list[_Entry]) -> None:
         self.entries = entries
-        self._by_tail: dict[str, list[tuple[pathspec.Pattern, int]]] = {}
-        self._any_name: list[tuple[tuple[str, ...], pathspec.Pattern, int]] = []
-        self._path: list[tuple[str, tuple[str, ...], pathspec.Pattern, int]] = []
+        self._by_tail: dict[str, list[tuple[_Glob, int]]] = {}
+        self._any_name: list[tuple[tuple[str, ...], _Glob, int]] = []
+        self._path: list[tuple[str, tuple[str, ...], _Glob, int]] = []
         # Claims with a negation: their include patterns only nominate a path, their spec decides.
+        self._negated: dict[int, Claim] = {}
         self._specs: dict[int, pathspec.GitIgnoreSpec] = {}
         self._names: dict[str, frozenset[int]] = {}
         for n, entry in enumerate(entries):
-            spec = entry.claim.spec()
-            if any(p.include is False for p in spec.patterns):
-                self._specs[n] = spec
-            for text, pattern in zip(entry.claim.globs, spec.patterns, strict=True):
-                if pattern.include:  # not a blank line, a comment or a negation
-                    self._index(text, pattern, n)
+            kinds = [_include(text) for text in entry.claim.globs]
+            if False in kinds:
+                self._negated[n] = entry.claim
+            for text, include in zip(entry.claim.globs, kinds, strict=True):
+                if include:  # not a blank line, a comment or a negation
+                    self._index(text, n)
 
-    def _index(self, text: str, pattern: pathspec.Pattern, n: int) -> None:
-        if _PLAIN_COMPONENT.fullmatch(text) and "**" not in text and pattern.regex.pattern.startswith("^(?:.+/)?"):
+    def _index(self, text: str, n: int) -> None:
+        glob = _Glob(text)
+        if _PLAIN_COMPONENT.fullmatch(text) and "**" not in text:
             tail = _literal_tail(text)
             if len(tail) >= TAIL_KEY:
-                self._by_tail.setdefault(tail[-TAIL_KEY:], []).append((pattern, n))
+                self._by_tail.setdefault(tail[-TAIL_KEY:], []).append((glob, n))
             else:
-                self._any_name.append((_literals(text), pattern, n))
+                self._any_name.append((_literals(text), glob, n))
         else:
             lits = _literals(text)
-            self._path.append((max(lits, key=len, default=""), lits, pattern, n))
+            self._path.append((max(lits, key=len, default=""), lits, glob, n))
 
     def _name_matches(self, name: str) -> frozenset[int]:
         """Claims whose slash-free patterns match this one path component."""
         found = self._names.get(name)
         if found is None:
-            hits = {n for pattern, n in self._by_tail.get(name[-TAIL_KEY:], ()) if pattern.match_file(name)}
-            hits.update(
-                n for lits, pattern, n in self._any_name if all(x in name for x in lits) and pattern.match_file(name)
-            )
+            hits = {n for glob, n in self._by_tail.get(name[-TAIL_KEY:], ()) if glob.match(name)}
+            hits.update(n for lits, glob, n in self._any_name if all(x in name for x in lits) and glob.match(name))
             found = self._names[name] = frozenset(hits)
         return found
+
+    def _spec_matches(self, n: int, path: str) -> bool:
+        if n not in self._negated:
+            return True
+        if n not in self._specs:
+            self._specs[n] = self._negated[n].spec()
+        return self._specs[n].match_file(path)
 
     def match(self, path: str) -> list[_Entry]:
         """The claims whose globs match ``path``, in claim order."""
@@ -183,7 +220,7 @@ class _Matcher:
         hits: set[int] = set()
         for name in path.split("/"):
             hits |= self._name_matches(name)
-        for key, lits, pattern, n in self._path:
-            if key in path and n not in hits and all(x in path for x in lits) and pattern.match_file(path):
+        for key, lits, glob, n in self._path:
+            if key in path and n not in hits and all(x in path for x in lits) and glob.match(path):
                 hits.add(n)
-        return [self.entries[n] for n in sorted(hits) if n not in self._specs or self._specs[n].match_file(path)]
+        return [self.entries[n] for n in sorted(hits) if self._spec_matches(n, path)]

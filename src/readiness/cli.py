@@ -16,7 +16,6 @@ from .model import Severity
 from .policy import PolicyError, builtin_pack_names, load_packs, planned_checks
 from .probe import CliOption, ProbeLoadError, load_probes
 from .reporters import REPORTERS
-from .runner import audit as run_audit
 
 EXIT_OK, EXIT_GATE, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 FAIL_ON = ["critical", "high", "medium", "low", "none"]
@@ -39,7 +38,16 @@ def cli() -> None:
     """
 
 
-@cli.command()
+class _AuditCommand(click.Command):
+    """`audit`, whose probe options (e.g. --endpoint) are added when it parses or shows help: only
+    then are the probes imported, so `readiness --help` and the other commands start fast."""
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        _install_probe_options()
+        return super().get_params(ctx)
+
+
+@cli.command(cls=_AuditCommand)
 @click.argument("path", default=".", type=click.Path(path_type=Path))
 @click.option(
     "--policy",
@@ -115,6 +123,8 @@ def audit(
     def progress(msg: str) -> None:
         if interactive:
             click.echo(f"\r\033[K{msg}", err=True, nl=False)
+
+    from .runner import audit as run_audit  # here: `readiness --help` needs none of the engine
 
     report = run_audit(path, cfg, list(policies) or None, progress=progress)
     if interactive:
@@ -292,7 +302,6 @@ def _install_probe_options() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        _install_probe_options()
         result = cli.main(args=argv, prog_name="readiness", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code

@@ -13,8 +13,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 CONFIG_FILE = ".readiness.yaml"
 DEFAULT_POLICIES = ("production-deployment", "devops-deployment")
 DEFAULT_MAX_FILE_SIZE = 2 * 1024 * 1024
@@ -121,6 +119,8 @@ def load(root: Path, explicit: Path | None = None) -> Config:
         if explicit:
             raise ConfigError(f"{explicit}: no such config file")
         return Config()
+    import yaml  # here: `readiness --help` and most commands never read YAML
+
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:

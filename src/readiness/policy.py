@@ -16,10 +16,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from . import config as config_mod
 from .model import Severity, Strength
+
+
+def _load_yaml(text: str) -> Any:
+    """libyaml when PyYAML has it: the packs are read on every audit, and the pure-Python loader
+    took most of an empty repository's audit. Imported here, not at start-up."""
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 class PolicyError(Exception):
@@ -110,8 +116,10 @@ def _schema() -> dict[str, Any]:
 
 
 def parse_pack(text: str, source: str) -> Pack:
+    import yaml
+
     try:
-        data = yaml.safe_load(text)
+        data = _load_yaml(text)
     except yaml.YAMLError as exc:
         raise PolicyError(f"{source}: not valid YAML: {exc}") from exc
     try:
@@ -197,4 +205,4 @@ def load_packs(names: list[str] | tuple[str, ...]) -> list[Pack]:
 def planned_checks() -> dict[str, dict[str, str]]:
     """Checks that items name and no probe implements yet: {check id: {probe, title}}."""
     text = resources.files("readiness.policies").joinpath("roadmap.yaml").read_text(encoding="utf-8")
-    return dict((yaml.safe_load(text) or {}).get("planned_checks") or {})
+    return dict((_load_yaml(text) or {}).get("planned_checks") or {})

@@ -14,7 +14,6 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -291,6 +290,8 @@ def load_probes() -> list[type[Probe]]:
     """Every installed probe, in run order: inventory first, then static, then live."""
     found: dict[str, type[Probe]] = {}
     owner: dict[str, str] = {}
+    from importlib.metadata import entry_points  # here: importlib.metadata is slow to import
+
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
             cls = ep.load()
