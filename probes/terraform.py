@@ -15,12 +15,16 @@ output instead: Terraform resolved every value, so findings there are
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import os
 import posixpath
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+from readiness import cache
 from readiness.model import Artifact, Observation, Status, Strength, Subject
 from readiness.probe import Claim, Probe, ProbeContext
 
@@ -54,6 +58,17 @@ def _parse_one(text: str) -> tuple[Block | None, str | None, int | None]:
         return parse_hcl(text), None, None
     except ParseFailure as exc:
         return None, str(exc), exc.line
+
+
+@functools.cache
+def _parser_version() -> str:
+    """What a cached parse depends on: python-hcl2's version and the code that turns its tree into blocks."""
+    from importlib.metadata import version
+
+    from . import terraform_resolve
+
+    source = hashlib.sha256(Path(terraform_resolve.__file__).read_bytes()).hexdigest()[:16]
+    return f"{version('python-hcl2')}+{source}"
 
 
 def _parse_all(texts: list[str]) -> list[tuple[Block | None, str | None, int | None]]:
@@ -169,7 +184,8 @@ class TerraformProbe(Probe):
         for path, art in arts.items():
             with ctx.guard(art):
                 texts[path] = ctx.read_text(art)
-        for path, (parsed, error, line) in zip(texts, _parse_all(list(texts.values())), strict=True):
+        parsed_all = cache.cached_map("python-hcl2", _parser_version(), _parse_all, list(texts.values()))
+        for path, (parsed, error, line) in zip(texts, parsed_all, strict=True):
             if parsed is None:
                 broken.append(path)
                 subject = Subject(path=path, line=line)

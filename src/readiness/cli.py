@@ -84,6 +84,7 @@ class _AuditCommand(click.Command):
     type=click.Path(path_type=Path),
     help="Config file to use instead of PATH/.readiness.yaml.",
 )
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the parse cache ($XDG_CACHE_HOME/readiness).")
 def audit(
     path: Path,
     policies: tuple[str, ...],
@@ -92,6 +93,7 @@ def audit(
     fail_on: str,
     require_attestations: bool,
     config_path: Path | None,
+    no_cache: bool,
     **probe_values: Any,
 ) -> int:
     """Audit PATH (default: the current directory) and report every checklist item.
@@ -124,8 +126,10 @@ def audit(
         if interactive:
             click.echo(f"\r\033[K{msg}", err=True, nl=False)
 
+    from . import cache
     from .runner import audit as run_audit  # here: `readiness --help` needs none of the engine
 
+    cache.disable(no_cache)
     report = run_audit(path, cfg, list(policies) or None, progress=progress)
     if interactive:
         click.echo("\r\033[K", err=True, nl=False)
