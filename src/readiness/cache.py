@@ -14,6 +14,7 @@ read, and an entry that does not load is treated as a miss and removed.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import hashlib
 import os
@@ -35,7 +36,7 @@ class Stats:
     writes: int = 0
 
 
-STATS = Stats()
+STATS: collections.defaultdict[str, Stats] = collections.defaultdict(Stats)  # per parser, this process
 _disabled = False
 
 
@@ -68,16 +69,16 @@ def get(parser: str, version: str, data: bytes) -> tuple[bool, Any]:
         with open(path, "rb") as fh:
             value = pickle.load(fh)
     except FileNotFoundError:
-        STATS.misses += 1
+        STATS[parser].misses += 1
         return False, None
     except Exception:  # a truncated or foreign file: drop it, parse again
-        STATS.misses += 1
+        STATS[parser].misses += 1
         with contextlib.suppress(OSError):
             path.unlink()
         return False, None
     with contextlib.suppress(OSError):
         os.utime(path)  # recently used: kept longest when the cache is pruned
-    STATS.hits += 1
+    STATS[parser].hits += 1
     return True, value
 
 
@@ -93,7 +94,7 @@ def put(parser: str, version: str, data: bytes, value: Any) -> None:
         with os.fdopen(fd, "wb") as fh:
             pickle.dump(value, fh, protocol=pickle.HIGHEST_PROTOCOL)
         os.replace(tmp, path)
-        STATS.writes += 1
+        STATS[parser].writes += 1
     except (OSError, pickle.PicklingError):
         with contextlib.suppress(OSError, UnboundLocalError):
             os.unlink(tmp)

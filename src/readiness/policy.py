@@ -112,7 +112,29 @@ def _expr(data: Any) -> Expr:
 
 
 def _schema() -> dict[str, Any]:
-    return json.loads(resources.files("readiness").joinpath("schema/policy.schema.json").read_text())
+    return json.loads(_schema_text())
+
+
+def _schema_text() -> str:
+    return resources.files("readiness").joinpath("schema/policy.schema.json").read_text()
+
+
+def _validate(data: Any, text: str, source: str) -> None:
+    """Validate a pack against the schema, once per pack text: a pack that passed is remembered in the
+    parse cache (keyed by its bytes, the schema's and jsonschema's version), so an audit with the
+    built-in packs neither imports jsonschema nor walks the packs again (a fifth of an empty audit)."""
+    from importlib.metadata import version
+
+    from . import cache
+
+    checked_by = hashlib.sha256(_schema_text().encode()).hexdigest()[:16] + "+" + version("jsonschema")
+    if cache.get("policy-schema", checked_by, text.encode())[0]:
+        return
+    try:
+        config_mod.validate(data, _schema(), source)
+    except config_mod.ConfigError as exc:
+        raise PolicyError(str(exc)) from exc
+    cache.put("policy-schema", checked_by, text.encode(), True)
 
 
 def parse_pack(text: str, source: str) -> Pack:
@@ -122,10 +144,7 @@ def parse_pack(text: str, source: str) -> Pack:
         data = _load_yaml(text)
     except yaml.YAMLError as exc:
         raise PolicyError(f"{source}: not valid YAML: {exc}") from exc
-    try:
-        config_mod.validate(data, _schema(), source)
-    except config_mod.ConfigError as exc:
-        raise PolicyError(str(exc)) from exc
+    _validate(data, text, source)
     valid_days = data.get("attestation_valid_days", 90)
     section_ids = {s["id"] for s in data["sections"]}
     items: list[Item] = []
