@@ -18,7 +18,10 @@ monorepo it also times a repeat audit (parse cache warm) and an audit after a
 one-file change to a .tf file; the cache starts empty (its own
 XDG_CACHE_HOME under the work folder).
 
-Checkov runs only on trees up to ``--checkov-max`` files (it takes minutes per
+Peak memory: a child's ru_maxrss also counts what it inherited from this
+process before exec, so the trees are generated in a separate process and this
+one stays small (its own peak is printed as the floor below which a figure
+means nothing). Checkov runs only on trees up to ``--checkov-max`` files (it takes minutes per
 thousand files). Bytecode caching is on for the children, as in an installed
 copy, even when the shell sets PYTHONDONTWRITEBYTECODE.
 """
@@ -27,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -82,6 +86,14 @@ def checkov(exe: Path, tree: Path, report: Path) -> Run:
     return measure([*args, "--skip-download", "--download-external-modules", "false"])
 
 
+def generate_apart(path: Path, scale: float) -> int:
+    """Generate a tree in a child process, so that this one stays small (see the note on peak memory)."""
+    out = subprocess.run(
+        [sys.executable, __file__, "--generate", str(path), str(scale)], capture_output=True, text=True, check=True
+    )
+    return int(out.stdout)
+
+
 def row(label: str, files: int, tool: str, r: Run) -> str:
     return f"{label:<10} {files:>7,} {tool:<10} {r.wall:9.2f} {r.cpu:9.2f} {r.peak_mib:9.0f} {r.code:5}"
 
@@ -93,19 +105,24 @@ def main() -> int:
     parser.add_argument("--checkov", help="path of a checkov executable (default: its own venv in bench-out/)")
     parser.add_argument("--no-checkov", action="store_true")
     parser.add_argument("--keep", type=Path, help="generate the trees here and keep them (default: a temp folder)")
+    parser.add_argument("--generate", nargs=2, help=argparse.SUPPRESS)
     opts = parser.parse_args()
+    if opts.generate:
+        print(generate(Path(opts.generate[0]), float(opts.generate[1])))
+        return 0
     exe = None if opts.no_checkov else checkov_binary(opts.checkov)
     with tempfile.TemporaryDirectory(prefix="readiness-monorepo-") as tmp:
         # Outside the repository: bench-out/ is git-ignored, and ignored files are not audited.
         work = opts.keep or Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
-        base_files = generate(work / "monorepo", 1.0)
+        base_files = generate_apart(work / "monorepo", 1.0)
         trees = [("monorepo", work / "monorepo", base_files)]
         for size in opts.sizes:
             path = work / f"size-{size}"
             label = f"{size // 1000}k" if size >= 1000 else str(size)
-            trees.append((label, path, generate(path, size / base_files)))
-        print(f"trees in {work}; base mix {BASE}")
+            trees.append((label, path, generate_apart(path, size / base_files)))
+        floor = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(f"trees in {work}; base mix {BASE}; peak MiB below {floor:.0f} is this process's, not the tool's")
         measure([sys.executable, "-m", "readiness", "--help"])  # writes the bytecode caches
         print(f"{'tree':<10} {'files':>7} {'tool':<10} {'wall s':>9} {'CPU s':>9} {'peak MiB':>9} {'exit':>5}")
         ours: dict[str, tuple[int, Run]] = {}
