@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,24 +83,41 @@ class Claim:
 
 
 class Files:
-    """Reads artifacts for probes, once each, and records the sha256 of what was read."""
+    """Reads artifacts for probes and records the sha256 of what was read.
 
-    def __init__(self, root: Path) -> None:
+    The most recently read files are kept in memory, up to ``keep_bytes``: several probes read
+    the same files, but keeping every file of a 50,000-file tree held its whole size in memory.
+    A file read again must have the bytes it had the first time (the evidence records one digest).
+    """
+
+    KEEP_BYTES = 32 * 1024 * 1024
+
+    def __init__(self, root: Path, keep_bytes: int = KEEP_BYTES) -> None:
         self.root = root
-        self._bytes: dict[str, bytes] = {}
+        self.keep_bytes = keep_bytes
+        self._bytes: OrderedDict[str, bytes] = OrderedDict()
+        self._kept = 0
         self.digests: dict[str, str] = {}
 
     def read_bytes(self, artifact: Artifact) -> bytes:
         if artifact.skipped:
             raise ArtifactUnreadable(artifact.skipped)
-        if artifact.path not in self._bytes:
-            try:
-                data = (self.root / artifact.path).read_bytes()
-            except OSError as exc:
-                raise ArtifactUnreadable(f"cannot read: {exc.strerror or exc}") from exc
-            self._bytes[artifact.path] = data
-            self.digests[artifact.path] = hashlib.sha256(data).hexdigest()
-        return self._bytes[artifact.path]
+        data = self._bytes.get(artifact.path)
+        if data is not None:
+            self._bytes.move_to_end(artifact.path)
+            return data
+        try:
+            data = (self.root / artifact.path).read_bytes()
+        except OSError as exc:
+            raise ArtifactUnreadable(f"cannot read: {exc.strerror or exc}") from exc
+        digest = hashlib.sha256(data).hexdigest()
+        if self.digests.setdefault(artifact.path, digest) != digest:
+            raise ArtifactUnreadable("changed while the audit was reading it (its digest differs from the first read)")
+        self._bytes[artifact.path] = data
+        self._kept += len(data)
+        while self._kept > self.keep_bytes and len(self._bytes) > 1:
+            self._kept -= len(self._bytes.popitem(last=False)[1])
+        return data
 
     def read_text(self, artifact: Artifact) -> str:
         data = self.read_bytes(artifact)
