@@ -52,13 +52,18 @@ test: setup system-deps
 
 # Side-by-side benchmarks against the peer tools named in the issues (each
 # peer is installed into its own venv under bench-out/ on first use).
-# TERRAGOAT=/path/to/terragoat adds the Terraform comparison.
+# TERRAGOAT=/path/to/terragoat adds the Terraform comparison. The monorepo
+# benchmark audits 1k-50k-file trees (tens of minutes with Checkov); e.g.
+# MONOREPO_ARGS="--sizes 1000 5000" for a shorter run.
 bench: setup system-deps
 	$(BIN)/python benchmarks/containers.py
 	$(BIN)/python benchmarks/tls.py
 	$(BIN)/python benchmarks/secrets.py
 	@if [ -d "$(TERRAGOAT)" ]; then $(BIN)/python benchmarks/terraform.py "$(TERRAGOAT)"; \
 	else echo "terraform benchmark: set TERRAGOAT=<path to a bridgecrewio/terragoat checkout>"; fi
+	$(BIN)/python benchmarks/startup.py
+	$(BIN)/python benchmarks/monorepo.py $(MONOREPO_ARGS)
+	$(BIN)/python benchmarks/hcl_parsers.py $(if $(wildcard $(TERRAGOAT)),$(TERRAGOAT)/terraform)
 
 # The declared lower bounds, proved: a separate venv with exactly the lowest allowed versions
 # (constraints-lowest.txt), then the suite. Not part of `make test`: a second venv and a second full run.

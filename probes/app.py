@@ -150,11 +150,30 @@ LIBRARIES = {
 }
 
 
+Verdict = tuple[Status, Subject, str]
+
+
+@dataclass
+class PythonFacts:
+    """One Python file's verdicts from its syntax tree (walked once; the tree itself is not kept)."""
+
+    production_mode: list[Verdict]
+    missing_timeouts: list[Subject]
+    with_timeouts: list[Subject]
+    cors: list[Verdict]
+    pooling: list[Verdict]
+    # CORS switches read from the environment: (line, variable, default), judged once the deployment's
+    # environment is known
+    cors_from_env: list[tuple[int, str, str | None]] = field(default_factory=list)
+
+
 @dataclass
 class Found:
     deps: dict[str, Subject] = field(default_factory=dict)  # lower-cased dependency name -> where declared
     code: dict[str, str] = field(default_factory=dict)  # path -> text of application source
-    trees: dict[str, ast.Module] = field(default_factory=dict)
+    # path -> what the checks take from a Python file's syntax tree, decided when the file is read:
+    # keeping the trees of a large tree's Python files held hundreds of MB.
+    python: dict[str, PythonFacts] = field(default_factory=dict)
     props: dict[str, tuple[str, int, str]] = field(default_factory=dict)  # key -> (value, line, path)
     env: list[tuple[str, str, str, Subject]] = field(default_factory=list)  # service, key, value, where
     scripts: dict[str, tuple[str, Subject]] = field(default_factory=dict)
@@ -165,23 +184,39 @@ class Found:
 TRUTHY = frozenset({"true", "1", "yes", "on"})
 
 
-def _from_environment(value: ast.expr, found: Found, path: str) -> tuple[Status, Subject, str] | None:
-    """A setting read from an environment variable (``os.environ.get("X", "False")``, a helper called with the
-    name): the production environment's value decides, else the default written beside it."""
-    if isinstance(value, ast.Compare):  # os.environ.get("X", "False") == "True"
+def _env_reference(value: ast.expr) -> tuple[str, str | None] | None:
+    """A setting read from an environment variable (``os.environ.get("X", "False") == "True"``, a helper called
+    with the variable's name): the variable, and the default written beside it."""
+    if isinstance(value, ast.Compare):
         value = value.left
     if not isinstance(value, ast.Call) or not value.args or not isinstance(value.args[0], ast.Constant):
         return None
-    name = str(value.args[0].value)
+    default = value.args[1] if len(value.args) > 1 else None
+    return str(value.args[0].value), str(default.value) if isinstance(default, ast.Constant) else None
+
+
+def _cors_from_env(nodes: list[ast.AST]) -> list[tuple[int, str, str | None]]:
+    out = []
+    for node in nodes:
+        if isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id in ("CORS_ALLOW_ALL_ORIGINS", "CORS_ORIGIN_ALLOW_ALL")
+            for t in node.targets
+        ):
+            ref = _env_reference(node.value)
+            if ref is not None:
+                out.append((node.lineno, *ref))
+    return out
+
+
+def _judge_env_switch(path: str, line: int, name: str, default: str | None, found: Found) -> Verdict | None:
+    """The production environment's value of a CORS allow-all switch decides, else its written default."""
     for _svc, key, val, where in found.env:
         if key == name:
             if val.strip().lower() in TRUTHY:
                 return Status.FAIL, where, f"{name}={val}: django-cors-headers allows every origin"
             return None
-    default = value.args[1] if len(value.args) > 1 else None
-    if isinstance(default, ast.Constant) and str(default.value).strip().lower() in TRUTHY:
-        message = f"{name} defaults to {default.value}: every origin allowed"
-        return Status.FAIL, Subject(path=path, line=value.lineno), message
+    if default is not None and default.strip().lower() in TRUTHY:
+        return Status.FAIL, Subject(path=path, line=line), f"{name} defaults to {default}: every origin allowed"
     return None
 
 
@@ -314,9 +349,10 @@ class AppProbe(Probe):
             found.code[path] = text
             if name.endswith(".py"):
                 try:
-                    found.trees[path] = ast.parse(text, filename=path)
+                    tree = ast.parse(text, filename=path)
                 except SyntaxError as exc:
                     raise ArtifactUnreadable(f"Python does not parse at line {exc.lineno}: {exc.msg}") from exc
+                found.python[path] = self._python_facts(path, text, tree)
         _ = where
 
     @staticmethod
@@ -345,29 +381,46 @@ class AppProbe(Probe):
 
     # -- checks decided from code and configuration -----------------------------------------------------
 
-    def _production_mode(self, found: Found) -> Iterator[tuple[Status, Subject, str]]:
-        for path, tree in found.trees.items():
-            settings = "INSTALLED_APPS" in found.code[path] or posixpath.basename(path).startswith("settings")
-            for node in ast.walk(tree):
-                if (
-                    settings
-                    and isinstance(node, ast.Assign)
-                    and any(isinstance(t, ast.Name) and t.id == "DEBUG" for t in node.targets)
-                ):
-                    value = node.value
-                    if isinstance(value, ast.Constant) and value.value is True:
-                        yield Status.FAIL, Subject(path=path, line=node.lineno), "DEBUG = True in a settings module"
-                    elif isinstance(value, ast.Constant) and value.value is False:
-                        yield Status.PASS, Subject(path=path, line=node.lineno), "DEBUG = False"
-                    elif _env_default(value) is not None:
-                        default = _env_default(value)
-                        bad = str(default).lower() in ("true", "1", "yes", "on")
-                        message = f"DEBUG from the environment, default {default!r}"
-                        yield (Status.FAIL if bad else Status.PASS), Subject(path=path, line=node.lineno), message
-                if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "run":
-                    for kw in node.keywords:
-                        if kw.arg == "debug" and isinstance(kw.value, ast.Constant) and kw.value.value is True:
-                            yield Status.FAIL, Subject(path=path, line=node.lineno), "app.run(debug=True)"
+    def _python_facts(self, path: str, text: str, tree: ast.Module) -> PythonFacts:
+        # Only these nodes matter to the checks; one walk collects them in ast.walk order.
+        nodes = [n for n in ast.walk(tree) if isinstance(n, ast.Assign | ast.Call | ast.Dict)]
+        missing, with_timeout = self._timeouts_in(path, nodes)
+        return PythonFacts(
+            production_mode=list(self._production_mode_in(path, text, nodes)),
+            missing_timeouts=missing,
+            with_timeouts=with_timeout,
+            cors=list(self._cors_in(path, nodes)),
+            cors_from_env=_cors_from_env(nodes),
+            pooling=list(self._pooling_in(path, nodes)),
+        )
+
+    @staticmethod
+    def _production_mode_in(path: str, text: str, nodes: list[ast.AST]) -> Iterator[Verdict]:
+        settings = "INSTALLED_APPS" in text or posixpath.basename(path).startswith("settings")
+        for node in nodes:
+            if (
+                settings
+                and isinstance(node, ast.Assign)
+                and any(isinstance(t, ast.Name) and t.id == "DEBUG" for t in node.targets)
+            ):
+                value = node.value
+                if isinstance(value, ast.Constant) and value.value is True:
+                    yield Status.FAIL, Subject(path=path, line=node.lineno), "DEBUG = True in a settings module"
+                elif isinstance(value, ast.Constant) and value.value is False:
+                    yield Status.PASS, Subject(path=path, line=node.lineno), "DEBUG = False"
+                elif _env_default(value) is not None:
+                    default = _env_default(value)
+                    bad = str(default).lower() in ("true", "1", "yes", "on")
+                    message = f"DEBUG from the environment, default {default!r}"
+                    yield (Status.FAIL if bad else Status.PASS), Subject(path=path, line=node.lineno), message
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "run":
+                for kw in node.keywords:
+                    if kw.arg == "debug" and isinstance(kw.value, ast.Constant) and kw.value.value is True:
+                        yield Status.FAIL, Subject(path=path, line=node.lineno), "app.run(debug=True)"
+
+    def _production_mode(self, found: Found) -> Iterator[Verdict]:
+        for facts in found.python.values():
+            yield from facts.production_mode
         for svc, key, value, where in found.env:
             if key == "NODE_ENV":
                 status = Status.PASS if value == "production" else Status.FAIL
@@ -382,24 +435,30 @@ class AppProbe(Probe):
             status = Status.FAIL if re.search(r"\b(dev|local|test)\b", profile[0]) else Status.PASS
             yield status, Subject(path=profile[2], line=profile[1]), f"spring.profiles.active={profile[0]}"
 
-    def _timeouts(self, found: Found) -> Iterator[tuple[Status, Subject, str]]:
+    @staticmethod
+    def _timeouts_in(path: str, nodes: list[ast.AST]) -> tuple[list[Subject], list[Subject]]:
         methods = {"get", "post", "put", "patch", "delete", "head", "options", "request"}
-        missing, with_timeout = [], []
-        for path, tree in found.trees.items():
-            for node in ast.walk(tree):
-                if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
-                    continue
-                owner = node.func.value
-                client = owner.id if isinstance(owner, ast.Name) else None
-                if (
-                    client in ("requests", "httpx")
-                    and node.func.attr in methods
-                    or (client == "request" and node.func.attr == "urlopen")
-                ):
-                    has = any(kw.arg == "timeout" for kw in node.keywords)
-                    (with_timeout if has else missing).append(
-                        Subject(path=path, line=node.lineno, name=f"{client}.{node.func.attr}")
-                    )
+        missing: list[Subject] = []
+        with_timeout: list[Subject] = []
+        for node in nodes:
+            if not isinstance(node, ast.Call) or not isinstance(node.func, ast.Attribute):
+                continue
+            owner = node.func.value
+            client = owner.id if isinstance(owner, ast.Name) else None
+            if (
+                client in ("requests", "httpx")
+                and node.func.attr in methods
+                or (client == "request" and node.func.attr == "urlopen")
+            ):
+                has = any(kw.arg == "timeout" for kw in node.keywords)
+                (with_timeout if has else missing).append(
+                    Subject(path=path, line=node.lineno, name=f"{client}.{node.func.attr}")
+                )
+        return missing, with_timeout
+
+    def _timeouts(self, found: Found) -> Iterator[Verdict]:
+        missing = [s for facts in found.python.values() for s in facts.missing_timeouts]
+        with_timeout = [s for facts in found.python.values() for s in facts.with_timeouts]
         for path, text in found.code.items():
             if path.endswith(".go"):
                 for m in re.finditer(r"\bhttp\.(Get|Post|Head|PostForm)\(|http\.DefaultClient", text):
@@ -418,44 +477,49 @@ class AppProbe(Probe):
                 value, line, path = found.props[key]
                 yield Status.PASS, Subject(path=path, line=line), f"{key}={value}"
 
-    def _cors(self, found: Found) -> Iterator[tuple[Status, Subject, str]]:
-        for path, tree in found.trees.items():
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Assign) and any(
-                    isinstance(t, ast.Name) and t.id in ("CORS_ALLOW_ALL_ORIGINS", "CORS_ORIGIN_ALLOW_ALL")
-                    for t in node.targets
-                ):
-                    if isinstance(node.value, ast.Constant) and node.value.value is True:
-                        yield (
-                            Status.FAIL,
-                            Subject(path=path, line=node.lineno),
-                            "django-cors-headers allows every origin",
-                        )
-                    elif (verdict := _from_environment(node.value, found, path)) is not None:
-                        yield verdict
-                elif isinstance(node, ast.Assign) and any(
-                    isinstance(t, ast.Name) and t.id in ("CORS_ALLOWED_ORIGINS", "CORS_ORIGIN_WHITELIST")
-                    for t in node.targets
-                ):
-                    yield Status.PASS, Subject(path=path, line=node.lineno), "django-cors-headers with an origin list"
-                elif isinstance(node, ast.Call):
-                    args = {kw.arg: kw.value for kw in node.keywords}
-                    if "allow_origins" in args:
-                        wildcard = isinstance(args["allow_origins"], ast.List) and any(
-                            isinstance(e, ast.Constant) and e.value == "*" for e in args["allow_origins"].elts
-                        )
-                        creds = (
-                            isinstance(args.get("allow_credentials"), ast.Constant)
-                            and args["allow_credentials"].value is True
-                        )
-                        status = Status.FAIL if wildcard and creds else Status.PASS
-                        message = (
-                            "allow_origins=['*'] with allow_credentials=True"
-                            if status is Status.FAIL
-                            else "CORSMiddleware with "
-                            + ("a wildcard, no credentials" if wildcard else "an origin list")
-                        )
-                        yield status, Subject(path=path, line=node.lineno), message
+    @staticmethod
+    def _cors_in(path: str, nodes: list[ast.AST]) -> Iterator[Verdict]:
+        for node in nodes:
+            if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id in ("CORS_ALLOW_ALL_ORIGINS", "CORS_ORIGIN_ALLOW_ALL")
+                for t in node.targets
+            ):
+                if isinstance(node.value, ast.Constant) and node.value.value is True:
+                    yield (
+                        Status.FAIL,
+                        Subject(path=path, line=node.lineno),
+                        "django-cors-headers allows every origin",
+                    )
+            elif isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id in ("CORS_ALLOWED_ORIGINS", "CORS_ORIGIN_WHITELIST")
+                for t in node.targets
+            ):
+                yield Status.PASS, Subject(path=path, line=node.lineno), "django-cors-headers with an origin list"
+            elif isinstance(node, ast.Call):
+                args = {kw.arg: kw.value for kw in node.keywords}
+                if "allow_origins" in args:
+                    wildcard = isinstance(args["allow_origins"], ast.List) and any(
+                        isinstance(e, ast.Constant) and e.value == "*" for e in args["allow_origins"].elts
+                    )
+                    creds = (
+                        isinstance(args.get("allow_credentials"), ast.Constant)
+                        and args["allow_credentials"].value is True
+                    )
+                    status = Status.FAIL if wildcard and creds else Status.PASS
+                    message = (
+                        "allow_origins=['*'] with allow_credentials=True"
+                        if status is Status.FAIL
+                        else "CORSMiddleware with " + ("a wildcard, no credentials" if wildcard else "an origin list")
+                    )
+                    yield status, Subject(path=path, line=node.lineno), message
+
+    def _cors(self, found: Found) -> Iterator[Verdict]:
+        for path, facts in found.python.items():
+            yield from facts.cors
+            for line, name, default in facts.cors_from_env:
+                verdict = _judge_env_switch(path, line, name, default, found)
+                if verdict is not None:
+                    yield verdict
         for path, text in found.code.items():
             if path.endswith((".js", ".ts", ".mjs", ".cjs")):
                 m = re.search(r"cors\(\s*\{[^}]*origin\s*:\s*true[^}]*credentials\s*:\s*true", text, re.S)
@@ -474,47 +538,51 @@ class AppProbe(Probe):
                     'allowedOrigins("*") with allowCredentials(true)',
                 )
 
-    def _pooling(self, found: Found) -> Iterator[tuple[Status, Subject, str]]:
-        for path, tree in found.trees.items():
-            for node in ast.walk(tree):
-                if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
-                    "create_engine",
-                    "create_async_engine",
-                ):
-                    args = {kw.arg: kw.value for kw in node.keywords}
-                    pool = args.get("poolclass")
-                    if isinstance(pool, ast.Name | ast.Attribute) and "NullPool" in ast.unparse(pool):
+    @staticmethod
+    def _pooling_in(path: str, nodes: list[ast.AST]) -> Iterator[Verdict]:
+        for node in nodes:
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
+                "create_engine",
+                "create_async_engine",
+            ):
+                args = {kw.arg: kw.value for kw in node.keywords}
+                pool = args.get("poolclass")
+                if isinstance(pool, ast.Name | ast.Attribute) and "NullPool" in ast.unparse(pool):
+                    yield (
+                        Status.FAIL,
+                        Subject(path=path, line=node.lineno),
+                        "create_engine(poolclass=NullPool): a new connection per use",
+                    )
+                else:
+                    size = ast.unparse(args["pool_size"]) if "pool_size" in args else "5 (SQLAlchemy's default)"
+                    yield Status.PASS, Subject(path=path, line=node.lineno), f"SQLAlchemy pool, pool_size {size}"
+            if isinstance(node, ast.Dict):
+                keys = [k.value for k in node.keys if isinstance(k, ast.Constant)]
+                if "ENGINE" in keys and "django.db.backends" in ast.unparse(node):
+                    age = next(
+                        (
+                            v
+                            for k, v in zip(node.keys, node.values, strict=False)
+                            if isinstance(k, ast.Constant) and k.value == "CONN_MAX_AGE"
+                        ),
+                        None,
+                    )
+                    if age is None or (isinstance(age, ast.Constant) and age.value == 0):
                         yield (
                             Status.FAIL,
                             Subject(path=path, line=node.lineno),
-                            "create_engine(poolclass=NullPool): a new connection per use",
+                            "Django DATABASES without CONN_MAX_AGE: a new connection per request",
                         )
                     else:
-                        size = ast.unparse(args["pool_size"]) if "pool_size" in args else "5 (SQLAlchemy's default)"
-                        yield Status.PASS, Subject(path=path, line=node.lineno), f"SQLAlchemy pool, pool_size {size}"
-                if isinstance(node, ast.Dict):
-                    keys = [k.value for k in node.keys if isinstance(k, ast.Constant)]
-                    if "ENGINE" in keys and "django.db.backends" in ast.unparse(node):
-                        age = next(
-                            (
-                                v
-                                for k, v in zip(node.keys, node.values, strict=False)
-                                if isinstance(k, ast.Constant) and k.value == "CONN_MAX_AGE"
-                            ),
-                            None,
+                        yield (
+                            Status.PASS,
+                            Subject(path=path, line=node.lineno),
+                            f"Django persistent connections (CONN_MAX_AGE={ast.unparse(age)})",
                         )
-                        if age is None or (isinstance(age, ast.Constant) and age.value == 0):
-                            yield (
-                                Status.FAIL,
-                                Subject(path=path, line=node.lineno),
-                                "Django DATABASES without CONN_MAX_AGE: a new connection per request",
-                            )
-                        else:
-                            yield (
-                                Status.PASS,
-                                Subject(path=path, line=node.lineno),
-                                f"Django persistent connections (CONN_MAX_AGE={ast.unparse(age)})",
-                            )
+
+    def _pooling(self, found: Found) -> Iterator[Verdict]:
+        for facts in found.python.values():
+            yield from facts.pooling
         for path, text in found.code.items():
             if m := re.search(r"psycopg_pool|asyncpg\.create_pool|new Pool\(|SetMaxOpenConns\(", text):
                 yield (

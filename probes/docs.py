@@ -13,10 +13,12 @@ decides. Documentation kept elsewhere (a wiki) is attested through the policy's 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import posixpath
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from readiness import safe_load, subprocesses
 from readiness.model import Artifact, Check, Observation, Status, Subject
@@ -236,10 +238,17 @@ def about_the_repository(path: str, topic: re.Pattern[str]) -> bool:
     return not folder or bool(DOC_FOLDERS.match(folder)) or bool(topic.search(posixpath.basename(path).lower()))
 
 
-def markdown_sections(path: str, text: str) -> list[Section]:
+@functools.cache
+def _heading_parser() -> Any:
+    """CommonMark's block parser only: the sections need each heading's level, line and text, which
+    the block stage gives; inline parsing (links, emphasis) was half of this probe's time."""
     from markdown_it import MarkdownIt
 
-    tokens = MarkdownIt("commonmark").parse(text)
+    return MarkdownIt("commonmark").disable("inline")
+
+
+def markdown_sections(path: str, text: str) -> list[Section]:
+    tokens = _heading_parser().parse(text)
     lines = text.splitlines()
     heads = []
     for i, tok in enumerate(tokens):

@@ -17,7 +17,6 @@ judged: it is down, or everything is filtered.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import socket
 from collections.abc import Iterator
@@ -67,7 +66,9 @@ TARGETS = {
 }
 
 
-async def _probe_port(host: str, port: int, timeout: float, slots: asyncio.Semaphore) -> str:
+async def _probe_port(host: str, port: int, timeout: float, slots: Any) -> str:
+    import asyncio
+
     async with slots:
         try:
             _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
@@ -82,6 +83,8 @@ async def _probe_port(host: str, port: int, timeout: float, slots: asyncio.Semap
 
 
 async def scan(host: str, ports: list[int], timeout: float) -> dict[int, str]:
+    import asyncio  # here: asyncio is start-up time for every audit that scans no host
+
     slots = asyncio.Semaphore(MAX_IN_FLIGHT)
     states = await asyncio.gather(*(_probe_port(host, p, timeout, slots) for p in ports))
     return dict(zip(ports, states, strict=True))
@@ -116,6 +119,8 @@ class NetworkProbe(Probe):
             except socket.gaierror as exc:
                 yield from ctx.errors(subject, f"cannot resolve {host}: {exc.strerror or exc}")
                 continue
+            import asyncio
+
             states = asyncio.run(scan(host, ports, timeout))
             open_ports = sorted(p for p, s in states.items() if s == "open")
             unexpected = [p for p in open_ports if p not in allowed]

@@ -15,17 +15,17 @@ output instead: Terraform resolved every value, so findings there are
 
 from __future__ import annotations
 
-import multiprocessing as mp
+import functools
+import hashlib
 import os
 import posixpath
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from typing import Any
 
 from readiness.probes import terraform_registry as registry
 
-from readiness import safe_load
+from readiness import cache, safe_load
 from readiness.model import Artifact, Observation, Status, Strength, Subject
 from readiness.probe import Claim, Probe, ProbeContext
 
@@ -61,10 +61,28 @@ def _parse_one(text: str) -> tuple[Block | None, str | None, int | None]:
         return None, str(exc), exc.line
 
 
+@functools.cache
+def _parser_version() -> str:
+    """What a cached parse depends on: python-hcl2's version and the code that turns its tree into blocks."""
+    from importlib.metadata import version
+
+    from . import terraform_resolve
+
+    source = hashlib.sha256(Path(terraform_resolve.__file__).read_bytes()).hexdigest()[:16]
+    return f"{version('python-hcl2')}+{source}"
+
+
 def _parse_all(texts: list[str]) -> list[tuple[Block | None, str | None, int | None]]:
     """Parse files, in parallel processes when the tree is large: Lark's parse is nearly all of our time."""
     workers = min(os.cpu_count() or 1, 8)
-    if workers > 1 and sum(map(len, texts)) >= PARALLEL_BYTES and "fork" in mp.get_all_start_methods():
+    if workers <= 1 or sum(map(len, texts)) < PARALLEL_BYTES:
+        return [_parse_one(text) for text in texts]
+    # Imported here: multiprocessing is start-up time every audit without much Terraform would pay.
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    if "fork" in mp.get_all_start_methods():
         try:
             warm_parser()  # build Lark once here; forked workers inherit it instead of each loading it
             with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
@@ -186,7 +204,8 @@ class TerraformProbe(Probe):
         for path, art in arts.items():
             with ctx.guard(art):
                 texts[path] = ctx.read_text(art)
-        for path, (parsed, error, line) in zip(texts, _parse_all(list(texts.values())), strict=True):
+        parsed_all = cache.cached_map("python-hcl2", _parser_version(), _parse_all, list(texts.values()))
+        for path, (parsed, error, line) in zip(texts, parsed_all, strict=True):
             if parsed is None:
                 broken.append(path)
                 subject = Subject(path=path, line=line)

@@ -17,6 +17,12 @@ sys.path.insert(0, str(REPO / "fixtures"))
 from make_repo import git, make_repo  # noqa: E402
 
 
+@pytest.fixture(autouse=True)
+def private_parse_cache(monkeypatch, tmp_path_factory):
+    """Each test gets its own empty parse cache (readiness.cache), never the user's, also in subprocesses."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("xdg-cache")))
+
+
 @pytest.fixture
 def fixture_repo(tmp_path):
     """``fixture_repo("insecure")`` -> a committed git repo with the fixture's untracked files and modes."""

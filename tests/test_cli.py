@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 from conftest import CHECKLISTS, audit_json, run_cli
 
-from readiness import cli
+from readiness import cli, runner
 
 SCHEMA = json.loads(resources.files("readiness").joinpath("schema/evidence.schema.json").read_text())
 
@@ -175,7 +175,7 @@ def test_internal_error_exits_3(monkeypatch, tmp_path, capsys):
     def boom(*_a, **_k):
         raise RuntimeError("simulated bug")
 
-    monkeypatch.setattr(cli, "run_audit", boom)
+    monkeypatch.setattr(runner, "audit", boom)  # cli imports it when `audit` runs
     assert cli.main(["audit", str(tmp_path)]) == 3
     assert "internal error" in capsys.readouterr().err
 

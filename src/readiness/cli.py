@@ -20,7 +20,6 @@ from .model import Severity
 from .policy import PolicyError, builtin_pack_names, load_packs, planned_checks
 from .probe import CliOption, ProbeLoadError, load_probes
 from .reporters import outputs
-from .runner import audit as run_audit
 from .secrets_command import secrets_cmd
 from .store.cli import record_audit, store_group
 
@@ -45,7 +44,16 @@ def cli() -> None:
     """
 
 
-@cli.command()
+class _AuditCommand(click.Command):
+    """`audit`, whose probe options (e.g. --endpoint) are added when it parses or shows help: only
+    then are the probes imported, so `readiness --help` and the other commands start fast."""
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        _install_probe_options()
+        return super().get_params(ctx)
+
+
+@cli.command(cls=_AuditCommand)
 @click.argument("path", default=".", type=click.Path(path_type=Path))
 @click.option(
     "--policy",
@@ -99,6 +107,7 @@ def cli() -> None:
     help="Audit only this deployment as production (names: `readiness deployments PATH`).",
 )
 @click.option("--store", "store_url", metavar="URL", help="Also record the run in this evidence store (see: store).")
+@click.option("--no-cache", is_flag=True, help="Neither read nor write the parse cache ($XDG_CACHE_HOME/readiness).")
 def audit(
     path: Path,
     policies: tuple[str, ...],
@@ -112,6 +121,7 @@ def audit(
     config_path: Path | None,
     deployment: str | None,
     store_url: str | None,
+    no_cache: bool,
     **probe_values: Any,
 ) -> int:
     """Audit PATH (default: the current directory) and report every checklist item.
@@ -140,6 +150,10 @@ def audit(
             if v is not None and v is not False:
                 given.append((opt.path, True if opt.is_flag else v, opt.multiple))
     cfg = config_mod.with_values(cfg, given)
+    from . import cache
+    from .runner import audit as run_audit  # here: `readiness --help` needs none of the engine
+
+    cache.disable(no_cache)
     shown = progress_mod.for_stream(sys.stderr, len(load_probes()))
     report = run_audit(path, cfg, list(policies) or None, progress=shown, deployment=deployment)
     if shown:

@@ -164,6 +164,7 @@ def load(root: Path, explicit: Path | None = None) -> Config:
         if explicit:
             raise ConfigError(f"{explicit}: no such config file")
         return Config()
+
     try:
         data = safe_load.load_yaml(
             safe_load.read_bounded(path, safe_load.CONFIG_MAX_BYTES).decode("utf-8-sig"), safe_load.CONFIG_LIMITS

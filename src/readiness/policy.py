@@ -16,11 +16,16 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from . import config as config_mod
-from . import safe_load
 from .model import Severity, Strength
+
+
+def _load_yaml(text: str) -> Any:
+    """libyaml when PyYAML has it: the packs are read on every audit, and the pure-Python loader
+    took most of an empty repository's audit. Imported here, not at start-up."""
+    import yaml
+
+    return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 class PolicyError(Exception):
@@ -107,18 +112,45 @@ def _expr(data: Any) -> Expr:
 
 
 def _schema() -> dict[str, Any]:
-    return json.loads(resources.files("readiness").joinpath("schema/policy.schema.json").read_text())
+    return json.loads(_schema_text())
 
 
-def parse_pack(text: str, source: str) -> Pack:
-    try:
-        data = safe_load.load_yaml(text)
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{source}: {safe_load.describe_error(exc)}") from None
+def _schema_text() -> str:
+    return resources.files("readiness").joinpath("schema/policy.schema.json").read_text()
+
+
+def _validate(data: Any, text: str, source: str) -> None:
+    """Validate a pack against the schema, once per pack text: a pack that passed is remembered in the
+    parse cache (keyed by its bytes, the schema's and jsonschema's version), so an audit with the
+    built-in packs neither imports jsonschema nor walks the packs again (a fifth of an empty audit)."""
+    from importlib.metadata import version
+
+    from . import cache
+
+    checked_by = hashlib.sha256(_schema_text().encode()).hexdigest()[:16] + "+" + version("jsonschema")
+    if cache.get("policy-schema", checked_by, text.encode())[0]:
+        return
     try:
         config_mod.validate(data, _schema(), source)
     except config_mod.ConfigError as exc:
         raise PolicyError(str(exc)) from exc
+    cache.put("policy-schema", checked_by, text.encode(), True)
+
+
+def parse_pack(text: str, source: str, trusted: bool = False) -> Pack:
+    """A pack from its YAML. Built-in packs (``trusted``) are read with libyaml for speed; a pack file a user
+    names goes through the bounded loader, as every other input does."""
+    import yaml
+
+    from . import safe_load
+
+    try:
+        data = _load_yaml(text) if trusted else safe_load.load_yaml(text)
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{source}: {safe_load.describe_error(exc)}") from None
+    if not isinstance(data, dict):
+        raise PolicyError(f"{source}: not a policy pack (a mapping with sections and items)")
+    _validate(data, text, source)
     valid_days = data.get("attestation_valid_days", 90)
     section_ids = {s["id"] for s in data["sections"]}
     items: list[Item] = []
@@ -174,6 +206,8 @@ def builtin_pack_names() -> list[str]:
 def load_pack(name: str) -> Pack:
     """A built-in pack by name, or a pack file by path."""
     if name.endswith((".yaml", ".yml")) or "/" in name:
+        from . import safe_load
+
         path = Path(name)
         try:
             text = safe_load.read_bounded(path, safe_load.CONFIG_MAX_BYTES).decode("utf-8-sig")
@@ -183,7 +217,7 @@ def load_pack(name: str) -> Pack:
     if name not in builtin_pack_names():
         raise PolicyError(f"unknown policy pack {name!r} (built in: {', '.join(builtin_pack_names())})")
     text = resources.files("readiness.policies").joinpath(f"{name}.yaml").read_text(encoding="utf-8")
-    return parse_pack(text, f"{name}.yaml")
+    return parse_pack(text, f"{name}.yaml", trusted=True)
 
 
 def load_packs(names: list[str] | tuple[str, ...]) -> list[Pack]:
@@ -199,4 +233,4 @@ def load_packs(names: list[str] | tuple[str, ...]) -> list[Pack]:
 def planned_checks() -> dict[str, dict[str, str]]:
     """Checks that items name and no probe implements yet: {check id: {probe, title}}."""
     text = resources.files("readiness.policies").joinpath("roadmap.yaml").read_text(encoding="utf-8")
-    return dict((yaml.safe_load(text) or {}).get("planned_checks") or {})
+    return dict((_load_yaml(text) or {}).get("planned_checks") or {})

@@ -13,9 +13,9 @@ import contextlib
 import datetime as dt
 import hashlib
 import re
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -26,7 +26,7 @@ from .inventory import Inventory
 
 if TYPE_CHECKING:
     from .deployment import DeploymentMap
-from .model import Artifact, Check, Observation, Status, Strength, Subject, VcsState
+from .model import Artifact, Check, Observation, Status, Strength, Subject
 
 ENTRY_POINT_GROUP = "readiness.probes"
 SNIFF_BYTES = 8192
@@ -91,24 +91,41 @@ class Claim:
 
 
 class Files:
-    """Reads artifacts for probes, once each, and records the sha256 of what was read."""
+    """Reads artifacts for probes and records the sha256 of what was read.
 
-    def __init__(self, root: Path) -> None:
+    The most recently read files are kept in memory, up to ``keep_bytes``: several probes read
+    the same files, but keeping every file of a 50,000-file tree held its whole size in memory.
+    A file read again must have the bytes it had the first time (the evidence records one digest).
+    """
+
+    KEEP_BYTES = 32 * 1024 * 1024
+
+    def __init__(self, root: Path, keep_bytes: int = KEEP_BYTES) -> None:
         self.root = root
-        self._bytes: dict[str, bytes] = {}
+        self.keep_bytes = keep_bytes
+        self._bytes: OrderedDict[str, bytes] = OrderedDict()
+        self._kept = 0
         self.digests: dict[str, str] = {}
 
     def read_bytes(self, artifact: Artifact) -> bytes:
         if artifact.skipped:
             raise ArtifactUnreadable(artifact.skipped)
-        if artifact.path not in self._bytes:
-            try:
-                data = (self.root / artifact.path).read_bytes()
-            except OSError as exc:
-                raise ArtifactUnreadable(f"cannot read: {exc.strerror or exc}") from exc
-            self._bytes[artifact.path] = data
-            self.digests[artifact.path] = hashlib.sha256(data).hexdigest()
-        return self._bytes[artifact.path]
+        data = self._bytes.get(artifact.path)
+        if data is not None:
+            self._bytes.move_to_end(artifact.path)
+            return data
+        try:
+            data = (self.root / artifact.path).read_bytes()
+        except OSError as exc:
+            raise ArtifactUnreadable(f"cannot read: {exc.strerror or exc}") from exc
+        digest = hashlib.sha256(data).hexdigest()
+        if self.digests.setdefault(artifact.path, digest) != digest:
+            raise ArtifactUnreadable("changed while the audit was reading it (its digest differs from the first read)")
+        self._bytes[artifact.path] = data
+        self._kept += len(data)
+        while self._kept > self.keep_bytes and len(self._bytes) > 1:
+            self._kept -= len(self._bytes.popitem(last=False)[1])
+        return data
 
     def read_text(self, artifact: Artifact) -> str:
         data = self.read_bytes(artifact)
@@ -297,35 +314,24 @@ class Probe:
     def check_ids(cls) -> frozenset[str]:
         return frozenset(c.id for c in cls.checks)
 
-    def _matches(self, artifacts: Iterable[Artifact]) -> Iterator[tuple[Artifact, Claim]]:
-        artifacts = list(artifacts)
-        for claim in self.claims:
-            spec = claim.spec()
-            for art in artifacts:
-                if art.vcs is VcsState.IGNORED and not claim.include_ignored:
-                    continue
-                if spec.match_file(art.path):
-                    yield art, claim
-
     def claimed(self, artifacts: Iterable[Artifact], files: Files) -> list[Artifact]:
         """The artifacts this probe claims, in path order.
 
         A file that cannot be read is claimed when a glob alone claims it; when
         a claim also needs its content (``sniff``), an unreadable file is left
-        out here and reported by ``unreadable_claims`` as a coverage gap.
+        out here and reported by ``unreadable_claims`` as a coverage gap. The
+        runner classifies the files for all probes at once (``classify``).
         """
-        unique: dict[str, Artifact] = {}
-        for art, claim in self._matches(artifacts):
-            if claim.sniff is None or (art.skipped is None and claim.sniff.search(files.head(art))):
-                unique[art.path] = art
-        return [unique[p] for p in sorted(unique)]
+        from .classify import Classification
+
+        return Classification([self], artifacts, files).claimed(self)
 
     def unreadable_claims(self, artifacts: Iterable[Artifact]) -> list[tuple[Artifact, Claim]]:
         """Skipped files this probe's globs match, with the claim that matched."""
-        seen: dict[str, tuple[Artifact, Claim]] = {}
-        for art, claim in self._matches(a for a in artifacts if a.skipped):
-            seen.setdefault(art.path, (art, claim))
-        return [seen[p] for p in sorted(seen)]
+        from .classify import Classification
+
+        skipped = [a for a in artifacts if a.skipped]
+        return Classification([self], skipped, None).unreadable_claims(self)
 
     def run(self, ctx: ProbeContext) -> Iterable[Observation]:
         raise NotImplementedError
@@ -339,6 +345,8 @@ def load_probes() -> list[type[Probe]]:
     """Every installed probe, in run order: inventory first, then static, then live."""
     found: dict[str, type[Probe]] = {}
     owner: dict[str, str] = {}
+    from importlib.metadata import entry_points  # here: importlib.metadata is slow to import
+
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         try:
             cls = ep.load()

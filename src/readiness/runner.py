@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import __version__
 from . import attestations as attestations_mod
+from .classify import Classification
 from .config import Config, ConfigError, validate
 from .deployment import DeploymentMap
 from .deployment import apply as apply_scope
@@ -59,14 +60,17 @@ def run_probe(
     config: Config,
     deployments: DeploymentMap | None = None,
     now: dt.datetime | None = None,
+    classified: Classification | None = None,
 ) -> tuple[list[Observation], list[Gap], ProbeRun]:
     """One probe over a discovered tree, as the audit runs it: unreadable inputs, crashes
-    and silence become observations. Tests and benchmarks call it to drive a single probe."""
+    and silence become observations. Tests and benchmarks call it to drive a single probe;
+    the audit passes the files it ``classified`` once for every probe."""
     if deployments is None:  # one probe driven on its own (tests, benchmarks): scope it as an audit would
         deployments = build_deployments(found, config, files)
         found = apply_scope(found, deployments)
     probe = cls()
-    claimed = probe.claimed(found.artifacts, files)
+    classified = classified or Classification([cls], found.artifacts, files)
+    claimed = classified.claimed(cls)
     ctx = ProbeContext(
         probe=probe,
         root=found.root,
@@ -80,7 +84,7 @@ def run_probe(
         deployments=deployments,
         now=now or dt.datetime.now(dt.UTC),
     )
-    for art, claim in probe.unreadable_claims(found.artifacts):
+    for art, claim in classified.unreadable_claims(cls):
         reason = f"skipped: {art.skipped}"
         if art.skipped == "broken symlink":
             # It names a file the checkout does not hold (often one each operator creates): no content to judge.
@@ -147,13 +151,14 @@ def audit(
     say("finding the deployments the repository ships")
     deployments = build_deployments(found, config, files, deployment)
     found = apply_scope(found, deployments)
+    classified = Classification(probe_classes, found.artifacts, files)
     inventory = Inventory()
     observations: list[Observation] = []
     gaps: list[Gap] = []
     runs: list[ProbeRun] = []
     for cls in probe_classes:
         say(f"probe {cls.name}")
-        mine, probe_gaps, run = run_probe(cls, found, files, inventory, config, deployments, started)
+        mine, probe_gaps, run = run_probe(cls, found, files, inventory, config, deployments, started, classified)
         observations.extend(mine)
         gaps.extend(probe_gaps)
         runs.append(run)
