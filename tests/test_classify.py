@@ -22,7 +22,7 @@ from readiness.discovery import discover
 from readiness.model import Artifact, VcsState
 from readiness.probe import Claim, Files, Probe, load_probes
 
-sys.path.insert(0, str(REPO / "benchmarks"))
+sys.path.append(str(REPO / "benchmarks"))  # after the standard library: benchmarks/secrets.py must not shadow it
 from monorepo_tree import generate  # noqa: E402
 
 FIXTURES = sorted(d.name for d in (REPO / "fixtures").iterdir() if d.is_dir())

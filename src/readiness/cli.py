@@ -357,7 +357,6 @@ def _install_probe_options() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     try:
-        _install_probe_options()
         with subprocesses.bounded():  # programs we start die with the audit, and on SIGINT/SIGTERM
             result = cli.main(args=argv, prog_name="readiness", standalone_mode=False)
     except click.exceptions.Exit as exc:

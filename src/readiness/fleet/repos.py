@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import jsonschema
 import yaml
 
 from ..store.errors import StoreError
@@ -72,6 +71,8 @@ def load_fleet(path: Path) -> Fleet:
         raise StoreError(f"{path}: cannot read: {exc.strerror}") from exc
     except yaml.YAMLError as exc:
         raise StoreError(f"{path}: not YAML: {str(exc).splitlines()[0]}") from exc
+    import jsonschema  # here: the CLI starts without it
+
     error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(SCHEMA).iter_errors(data))
     if error is not None:
         where = "/".join(str(p) for p in error.absolute_path) or "(top)"
