@@ -332,7 +332,7 @@ class SecretsProbe(Probe):
 
     def _scan_file(self, ctx: ProbeContext, art: Artifact, text: str, ignores: dict[str, str]):
         lines = text.splitlines()
-        # Documents show examples, and pipelines wire throwaway test services (postgres://test:test@localhost):
+        # Documents show examples, and pipelines wire throwaway test services (a database URL on localhost):
         # there a guessable value is not a secret; a real-looking one still is.
         documentation = art.path.lower().endswith((".md", ".markdown", ".rst", ".adoc", ".txt")) or bool(
             PIPELINE_FILES.search(art.path)
