@@ -284,12 +284,16 @@ class BackupProbe(Probe):
             yield ctx.observe(OFFSITE.id, Status.PASS, job.subject, message, facts=facts, production=_process(job))
         if not remote:
             backups = db + data
-            status = Status.FAIL if backups else Status.UNKNOWN
-            message = (
-                f"the scheduled backups ({', '.join(j.name for j in backups[:3])}) write only locally"
-                if backups
-                else "no backup job found, so no destination to judge"
-            )
+            databases = self._databases(ctx)
+            if backups:
+                status, message = Status.FAIL, f"the scheduled backups ({', '.join(j.name for j in backups[:3])}) "
+                message += "write only locally"
+            elif databases:
+                # No backup at all is no off-host backup either (netbox-docker, plausible).
+                status = Status.FAIL
+                message = f"no backup of {', '.join(databases[:3])} at all, so none kept off the host"
+            else:
+                status, message = Status.UNKNOWN, "no backup job found, so no destination to judge"
             yield ctx.observe(OFFSITE.id, status, backups[0].subject if backups else Subject(), message)
 
     @staticmethod

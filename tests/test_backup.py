@@ -117,6 +117,8 @@ def test_a_database_without_any_backup_job_fails_naming_it(tmp_path):
     obs = observe(copy("backup-none", tmp_path))
     db = one(obs, "backup.db_automated")
     assert db.status is Status.FAIL and "db" in db.message and "CronJobs" in db.message
+    offsite = one(obs, "backup.offsite")  # no backup at all is no off-host backup either
+    assert offsite.status is Status.FAIL and "at all" in offsite.message
 
 
 def test_no_database_and_no_job_is_unknown_not_fail(tmp_path):
