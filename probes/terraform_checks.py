@@ -857,7 +857,8 @@ CROSS_REGION_BACKUPS = Check(
     rationale="A regional outage or account-level incident can take the data and its same-region backups at once.",
     remediation="Add an aws_backup_plan copy_action to a vault in another region, S3 cross-region replication, "
     "aws_db_instance_automated_backups_replication, or DynamoDB global table replicas.",
-    when_absent=Status.UNKNOWN,
+    # Without a Terraform estate, the deployment's own backup jobs (backup.offsite) decide the item.
+    when_absent=Status.NOT_APPLICABLE,
 )
 
 
