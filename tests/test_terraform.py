@@ -281,7 +281,9 @@ def test_no_terraform_makes_iac_fail_and_estate_items_unknown(tmp_path):
     assert set(status) == set(CHECK_IDS)
     assert all("no artifact of this kind" in o.message for o in observations)
     assert status["terraform.iac_present"] is Status.FAIL
-    assert status["terraform.cross_region_backups"] is Status.UNKNOWN  # estate items cannot be decided
+    assert status["terraform.waf"] is Status.UNKNOWN  # estate items cannot be decided
+    # ...except where the deployment's own files decide the item instead (backup.offsite)
+    assert status["terraform.cross_region_backups"] is Status.NOT_APPLICABLE
     assert status["terraform.encryption_at_rest"] is Status.NOT_APPLICABLE
 
 
