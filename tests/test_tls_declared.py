@@ -151,3 +151,17 @@ def test_caddy_in_front_renews_and_a_commented_certbot_does_not(tmp_path):
         },
     )
     assert commented.get("tls.renewal_automated", (None,))[0] is not Status.PASS
+
+
+def test_a_kubernetes_load_balancer_on_port_80_serves_plain_http(tmp_path):
+    service = (
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: frontend-external\nspec:\n  type: LoadBalancer\n"
+        "  selector: {app: frontend}\n  ports:\n    - name: http\n      port: 80\n      targetPort: 8080\n"
+    )
+    got = verdicts(tmp_path / "plain", {"release/manifests.yaml": service})
+    assert (
+        got["tls.protocols_modern"][0] is Status.FAIL and "Service/frontend-external" in got["tls.protocols_modern"][1]
+    )
+    ingress = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\nspec:\n  tls: [{hosts: [a]}]\n"
+    fronted = verdicts(tmp_path / "fronted", {"release/manifests.yaml": service, "release/ingress.yaml": ingress})
+    assert "tls.protocols_modern" not in fronted  # an Ingress may terminate TLS: nothing declared to judge

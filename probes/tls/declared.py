@@ -130,7 +130,40 @@ def gather(ctx: ProbeContext) -> Declared:
             if unit.entry_point:
                 where = unit.declared_in or Subject(path=d.files[-1], name=unit.name)
                 found.plain.append((where, ", ".join(unit.ports)))
+    if not found.plain:
+        found.plain += _kubernetes_exposure(ctx)
     return found
+
+
+def _kubernetes_exposure(ctx: ProbeContext) -> list[tuple[Subject, str]]:
+    """A production Kubernetes Service of type LoadBalancer or NodePort that exposes only plain-HTTP ports, with
+    no Ingress or Gateway that could terminate TLS in front of it (microservices-demo's frontend-external)."""
+    exposed: list[tuple[Subject, str]] = []
+    terminators = False
+    for art, text in production_texts(ctx, re.compile(r"\.ya?ml$", re.I)):
+        if "kind:" not in text or not re.search(
+            r"(?m)^kind:\s*(Service|Ingress|Gateway|HTTPRoute|IngressRoute)\b", text
+        ):
+            continue
+        if "{{" in text:
+            continue  # a Helm template: not rendered here
+        try:
+            docs = ctx.read_yaml(art)
+        except ArtifactUnreadable:
+            continue
+        for doc in docs:
+            if not isinstance(doc, dict):
+                continue
+            kind = doc.get("kind")
+            if kind in ("Ingress", "Gateway", "HTTPRoute", "IngressRoute"):
+                terminators = True
+            spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
+            if kind == "Service" and spec.get("type") in ("LoadBalancer", "NodePort"):
+                ports = [p.get("port") for p in spec.get("ports") or () if isinstance(p, dict)]
+                name = (doc.get("metadata") or {}).get("name") if isinstance(doc.get("metadata"), dict) else None
+                where = Subject(path=art.path, line=getattr(doc, "line", None), name=f"Service/{name}")
+                exposed.append((where, ", ".join(str(p) for p in ports)))
+    return [] if terminators else exposed
 
 
 def _text(ctx: ProbeContext, path: str) -> str:
@@ -167,7 +200,8 @@ def observations(ctx: ProbeContext, hsts_min_age: int) -> Iterator[Observation]:
         where, ports = d.plain[0]
         message = (
             f"the production stack serves plain HTTP: its entry point {where.name} publishes {ports or 'no port'}, "
-            "and no TLS terminator (nginx ssl, Caddy, Traefik) or certificate is configured in the repository"
+            "and no TLS terminator (nginx ssl, Caddy, Traefik, an Ingress) or certificate is configured in the "
+            "repository"
         )
         for check in (
             checks.PROTOCOLS_MODERN,
