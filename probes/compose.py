@@ -1176,12 +1176,7 @@ class ComposeProbe(Probe):
         path = _rel(ctx.root, full)
         if path is None:
             return Built(None, None, None, "its Dockerfile is outside the audited tree")
-        if path not in cache:
-            try:
-                cache[path] = df.read_analysis(ctx, path)
-            except (ArtifactUnreadable, df.DockerfileError) as exc:
-                cache[path] = f"{path}: {exc}"
-        found = cache[path]
+        found = _analysis(ctx, path, cache)
         if isinstance(found, str):
             return Built(None, None, path, found)
         return self._stage(found, path, target)
@@ -1203,14 +1198,8 @@ class ComposeProbe(Probe):
         ]
         if len(candidates) != 1:
             return None
-        path = candidates[0]
-        if path not in cache:
-            try:
-                cache[path] = df.read_analysis(ctx, path)
-            except (ArtifactUnreadable, df.DockerfileError) as exc:
-                cache[path] = f"{path}: {exc}"
-        found = cache[path]
-        return None if isinstance(found, str) else self._stage(found, path, None)
+        found = _analysis(ctx, candidates[0], cache)
+        return None if isinstance(found, str) else self._stage(found, candidates[0], None)
 
     @staticmethod
     def _stage(analysis: df.Analysis, path: str | None, target: Any) -> Built:
@@ -1262,6 +1251,16 @@ class ComposeProbe(Probe):
             )
             for mount in _mounts(svc, str(name), base, top_files, where, production):
                 ctx.inventory.add_mount(mount)
+
+
+def _analysis(ctx: ProbeContext, path: str, cache: dict) -> df.Analysis | str:
+    """A Dockerfile's analysis, read once per audit; the reason as a string when it cannot be had."""
+    if path not in cache:
+        try:
+            cache[path] = df.read_analysis(ctx, path)
+        except (ArtifactUnreadable, df.DockerfileError) as exc:
+            cache[path] = f"{path}: {exc}"
+    return cache[path]
 
 
 def _repo_path(compose_dir: str, source: str) -> str | None:
