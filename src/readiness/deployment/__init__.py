@@ -16,7 +16,7 @@ from ..config import Config, ConfigError
 from ..discovery import Discovery
 from ..model import Subject, VcsState
 from ..probe import ArtifactUnreadable, Files
-from . import compose
+from . import compose, documents
 from .environments import Environment, tree_environment
 from .model import Deployment, DeploymentMap, FileScope, Unit
 from .scope import file_scopes
@@ -107,6 +107,7 @@ def build(found: Discovery, config: Config, files: Files, select: str | None = N
     deployments = [compose.deployment(c, env, why, docs) for c, env, why in decided]
     for source in deployment_sources():
         deployments += source(found, files)
+    deployments = _claimed_by_documents(deployments, found, files)
     deployments = _overridden(deployments, [d for d in config.deployments if "name" in d and "files" not in d])
     deployments = _audit_all_when_none_is_production(deployments)
     if select is not None:
@@ -143,6 +144,17 @@ def _project_env(found: Discovery, files: Files, folders: set[str]) -> dict[str,
             }
             break
     return out
+
+
+def _claimed_by_documents(deployments: list[Deployment], found: Discovery, files: Files) -> list[Deployment]:
+    listed = [a.path for a in found.artifacts if a.skipped is None and a.vcs is not VcsState.IGNORED]
+    folders = {posixpath.dirname(p) for p in listed}
+    for f in list(folders):
+        while f:
+            f = posixpath.dirname(f)
+            folders.add(f)
+    readmes = sorted(_texts(found, files, documents.readme_paths(listed)).items())
+    return documents.apply_claims(deployments, documents.claims(readmes, folders.__contains__))
 
 
 def _overridden(deployments: list[Deployment], overrides: list[dict]) -> list[Deployment]:

@@ -37,6 +37,7 @@ class Deployment:
     units: tuple[Unit, ...] = ()
     uses: tuple[str, ...] = ()  # repository files and folders it pulls in (mounts, env files, builds)
     started_by: tuple[Subject, ...] = ()
+    assumed: bool = False  # production only because nothing says otherwise (or a quick start runs it)
 
     @property
     def production(self) -> bool:

@@ -43,14 +43,14 @@ def _decide(found: list[tuple[str, tuple[str, ...], tuple[str, ...], str]], kind
     out = []
     for name, files, uses, env in named:
         reasons = [env.reason]
-        environment = env.environment
+        environment, assumed = env.environment, False
         if environment is Environment.UNNAMED:
             if any_prod:
                 reasons.append(f"another {kind} deployment is named production")
             else:
-                environment = Environment.PRODUCTION
+                environment, assumed = Environment.PRODUCTION, True
                 reasons.append("nothing names another environment: taken as production")
-        out.append(Deployment(name, kind, files, environment, tuple(reasons), uses=uses))
+        out.append(Deployment(name, kind, files, environment, tuple(reasons), uses=uses, assumed=assumed))
     return out
 
 
