@@ -30,9 +30,10 @@ CONFIG_KINDS: dict[str, tuple[str, ...]] = {
     "alertmanager": ("alertmanager*.yml", "alertmanager*.yaml", "**/alertmanager/**/*.yml"),
 }
 _KIND_SPECS = {k: pathspec.GitIgnoreSpec.from_lines(v) for k, v in CONFIG_KINDS.items()}
-# Files that describe the whole repository rather than one environment.
+# Files that describe the whole repository rather than one environment. Under .github/ only the pipelines,
+# actions and settings: a cluster or Terraform kept there (a project's own demo site) is tooling, not the product.
 REPOSITORY_WIDE = re.compile(
-    r"^(\.github/|\.gitlab/|\.circleci/|\.gitlab-ci\.ya?ml$|Jenkinsfile|azure-pipelines|bitbucket-pipelines|"
+    r"^(\.github/(workflows/|actions/|[^/]+$)|\.gitlab/|\.circleci/|\.gitlab-ci\.ya?ml$|Jenkinsfile|azure-pipelines|bitbucket-pipelines|"
     r"\.readiness|renovate\.json|\.renovaterc|\.pre-commit)|\.(md|rst|adoc|txt)$",
     re.IGNORECASE,
 )
