@@ -177,11 +177,10 @@ def _may_terminate_tls(doc: dict) -> bool:
     """An Ingress, Gateway or route that declares TLS anywhere (a `tls` block, an HTTPS or TLS listener, port
     443, a certificate annotation). An Istio Gateway serving only `protocol: HTTP` on port 80 terminates
     nothing."""
+
     def walk(node: object) -> bool:
         if isinstance(node, dict):
-            return any(
-                str(k).lower() == "tls" or ("cert" in str(k).lower() and v) or walk(v) for k, v in node.items()
-            )
+            return any(str(k).lower() == "tls" or ("cert" in str(k).lower() and v) or walk(v) for k, v in node.items())
         if isinstance(node, list):
             return any(walk(v) for v in node)
         return str(node).upper() in ("HTTPS", "TLS", "443")
