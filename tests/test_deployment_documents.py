@@ -76,3 +76,27 @@ def test_what_is_not_a_claim():
     dirs = {"charts", "charts/app", "stack", "cfn", "other", "deep"}
     got = sorted((c.folder, c.where.path) for c in claims(readmes, dirs.__contains__))
     assert got == [("cfn", "cfn/README.md"), ("charts/app", "charts/app/README.md"), ("charts/app", "deep/README.md")]
+
+
+def test_folders_whose_readme_sends_production_elsewhere_are_not_production(tmp_path):
+    manifest = "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: app}\n"
+    write(
+        tmp_path,
+        {
+            "charts/app/Chart.yaml": "apiVersion: v2\nname: app\nversion: 1.0.0\n",
+            "charts/app/values.yaml": "replicas: 1\n",
+            "charts/app/README.md": "# App chart\n\nProduction-grade Helm chart for the app.\n",
+            "kubernetes/README.md": "# Manifests\n\nFor production, use the [Helm chart](../charts/app/).\n",
+            "kubernetes/app.yaml": manifest,
+            "docker-caddy/README.md": "# Caddy\n\nGet it running with the DigitalOcean tutorial.\n",
+            "docker-caddy/docker-compose.yml": COMPOSE,
+            "docker-caddy/caddy/Caddyfile": "app.example.com {\n  reverse_proxy app:8080\n}\n",
+            "other/app.yaml": manifest,
+        },
+    )
+    found = discover(tmp_path, Config())
+    dmap = build(found, Config(), Files(found.root))
+    assert not dmap.scope["kubernetes/app.yaml"].production
+    assert "kubernetes/README.md:3" in dmap.scope["kubernetes/app.yaml"].reason
+    assert not dmap.scope["docker-caddy/caddy/Caddyfile"].production
+    assert dmap.scope["other/app.yaml"].production  # nothing disowns it

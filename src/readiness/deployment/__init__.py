@@ -107,13 +107,14 @@ def build(found: Discovery, config: Config, files: Files, select: str | None = N
     deployments = [compose.deployment(c, env, why, docs) for c, env, why in decided]
     for source in deployment_sources():
         deployments += source(found, files)
-    deployments = _claimed_by_documents(deployments, found, files)
+    claims, disowned = _documents(found, files)
+    deployments = documents.apply_claims(deployments, claims)
     deployments = _overridden(deployments, [d for d in config.deployments if "name" in d and "files" not in d])
     deployments = _audit_all_when_none_is_production(deployments)
     if select is not None:
         deployments = _select(deployments, select)
     non_production = pathspec.GitIgnoreSpec.from_lines(config.non_production)
-    scopes, orphans = file_scopes(found.artifacts, deployments, non_production.match_file, explicit)
+    scopes, orphans = file_scopes(found.artifacts, deployments, non_production.match_file, explicit, disowned)
     dmap = DeploymentMap(deployments, orphans, scopes, selected=select, compose_docs=docs, compose_errors=errors)
     dmap.compose_env = _project_env(found, files, {d.folder for d in deployments if d.kind == "compose"})
     dmap.summary = _summary(dmap)
@@ -146,7 +147,8 @@ def _project_env(found: Discovery, files: Files, folders: set[str]) -> dict[str,
     return out
 
 
-def _claimed_by_documents(deployments: list[Deployment], found: Discovery, files: Files) -> list[Deployment]:
+def _documents(found: Discovery, files: Files) -> tuple[list[documents.Claim], dict[str, Subject]]:
+    """What the READMEs say is production, and the folders they say are not."""
     listed = [a.path for a in found.artifacts if a.skipped is None and a.vcs is not VcsState.IGNORED]
     folders = {posixpath.dirname(p) for p in listed}
     for f in list(folders):
@@ -154,7 +156,8 @@ def _claimed_by_documents(deployments: list[Deployment], found: Discovery, files
             f = posixpath.dirname(f)
             folders.add(f)
     readmes = sorted(_texts(found, files, documents.readme_paths(listed)).items())
-    return documents.apply_claims(deployments, documents.claims(readmes, folders.__contains__))
+    claims = documents.claims(readmes, folders.__contains__)
+    return claims, documents.disowned(readmes, claims)
 
 
 def _overridden(deployments: list[Deployment], overrides: list[dict]) -> list[Deployment]:

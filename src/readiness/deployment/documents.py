@@ -25,6 +25,12 @@ CLAIM = re.compile(
     re.I,
 )
 DENIAL = re.compile(r"\bnot\b[^.]{0,40}\bproduction\b|\bnon-production\b|\bbefore\b[^.]{0,20}\bproduction\b", re.I)
+# An opening that says the folder is for learning or trying out, not for running.
+DISOWNING = re.compile(
+    r"\btutorials?\b|\bnot (?:meant |intended |suitable |ready )?for production\b|"
+    r"\bfor (?:local )?(?:development|testing)\b",
+    re.I,
+)
 LINK = re.compile(r"\]\(\s*(?!https?:|mailto:|#)([^)\s#]+)")
 SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z*_`\[])")
 OPENING_LINES = 8  # non-empty lines after the title that still introduce the folder
@@ -68,6 +74,28 @@ def claims(readmes: list[tuple[str, str]], is_dir: Callable[[str], bool]) -> lis
                         folder = posixpath.dirname(folder)
                     if folder and not tree_environment(folder + "/x"):
                         out.append(Claim(folder, where, words))
+    return out
+
+
+def disowned(readmes: list[tuple[str, str]], found: list[Claim]) -> dict[str, Subject]:
+    """Folders whose README opens by sending production elsewhere or by calling its contents tutorials, when
+    the repository names its production path at all (kubernetes/README.md: "For production, use the [Helm
+    chart](../charts/app/). The raw manifests below are intended for tutorial-based deployments")."""
+    if not found:
+        return {}
+    claimed = {c.folder for c in found}
+    out: dict[str, Subject] = {}
+    for path, text in readmes:
+        here = posixpath.dirname(path)
+        if not here or here in claimed:
+            continue
+        lines = text.splitlines()
+        for number in sorted(_opening(lines)):
+            line = lines[number - 1]
+            sends_away = any(c.where.path == path and c.where.line == number for c in found)
+            if sends_away or (DISOWNING.search(line) and not CLAIM.search(line)):
+                out[here] = Subject(path=path, line=number)
+                break
     return out
 
 
