@@ -56,6 +56,7 @@ from typing import Any
 
 import yaml
 from readiness.probes import dockerfile as df
+from readiness.probes import image_defaults
 
 from readiness import subprocesses, yaml_lines
 from readiness.deployment.compose import COMPOSE_GLOBS, interpolate
@@ -560,10 +561,18 @@ def judge_user(svc: dict, built: Built | None) -> Finding:
             return Finding(NON_ROOT, Status.FAIL, f"user {user!r} is root", ("user",), facts={"user": user})
         return Finding(NON_ROOT, Status.PASS, f"user {user!r} is not root", ("user",), facts={"user": user})
     if built is None:
+        image = str(svc.get("image") or "")
+        known = image_defaults.default_user(image)
+        if known == "root":
+            why = f"no user: the image {image} starts as root (its Dockerfile sets no USER)"
+            return Finding(NON_ROOT, Status.FAIL, why, ("image",), facts={"image_user": known})
+        if known:
+            why = f"no user: the image {image} runs as {known!r} (its Dockerfile's USER)"
+            return Finding(NON_ROOT, Status.PASS, why, ("image",), facts={"image_user": known})
         return Finding(
             NON_ROOT,
             Status.UNKNOWN,
-            f"no user: the registry image {svc.get('image')} decides (the live engine probe can tell)",
+            f"no user: the registry image {image} decides (the live engine probe can tell)",
             ("image",),
         )
     if built.analysis is None or built.stage is None:
