@@ -20,6 +20,8 @@ import dockerfile as dockerfile_parser
 from readiness.model import Artifact, Check, Status, Strength, Subject
 from readiness.probe import ArtifactUnreadable, Claim, Probe, ProbeContext
 
+from .secret_rules import is_location
+
 DOCKERFILE_GLOBS = (
     "Dockerfile",
     "Dockerfile.*",
@@ -399,7 +401,9 @@ def is_literal_secret(name: str, value: str | None) -> bool:
     """A secret-named variable with a literal value that is not a placeholder or a reference."""
     if value is None or not is_secret_name(name):
         return False
-    value = value.strip()
+    value = value.strip().strip("'\"")
+    if is_location(value):
+        return False  # GOOGLE_APPLICATION_CREDENTIALS=/run/app/key.json names a file
     return not PLACEHOLDER.match(value) and "${" not in value and not value.startswith("$")
 
 
