@@ -146,8 +146,9 @@ def test_an_image_named_by_the_projects_env_file(tmp_path):
 def test_a_floating_tag_of_a_supported_major_gets_patch_releases():
     import datetime as dt
 
-    from readiness.model import Status, Subject
     from readiness.probes.postgres import judge_version
+
+    from readiness.model import Status, Subject
 
     today = dt.date(2026, 12, 2)
     floating = judge_version(Subject(path="compose.yaml", line=3), 16, None, today)
