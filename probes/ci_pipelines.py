@@ -67,6 +67,27 @@ def _text(value: Any) -> str:
     return "" if value is None else str(value)
 
 
+MATRIX_REF = re.compile(r"\$\{\{\s*matrix\.([\w-]+)\s*\}\}")
+MAX_MATRIX_LINES = 32
+
+
+def _expand_matrix(text: str, matrix: Any) -> str:
+    """The step's lines with each `${{ matrix.key }}` replaced by each value the matrix lists for it:
+    `${{ matrix.build_cmd }} --push` over [./build.sh, ./build-latest.sh] runs `./build.sh --push`, ..."""
+    if not isinstance(matrix, dict):
+        return ""
+    out: list[str] = []
+    for line in text.splitlines():
+        keys = [k for k in MATRIX_REF.findall(line) if isinstance(matrix.get(k), list)]
+        if not keys:
+            continue
+        for value in matrix[keys[0]][:MAX_MATRIX_LINES]:
+            if not isinstance(value, (str, int, float)):
+                continue
+            out.append(MATRIX_REF.sub(lambda m, v=value, k=keys[0]: str(v) if m.group(1) == k else m.group(0), line))
+    return "\n".join(out[:MAX_MATRIX_LINES])
+
+
 def github_jobs(path: str, doc: Any) -> list[Job]:
     if not isinstance(doc, dict) or not isinstance(doc.get("jobs"), dict):
         return []
@@ -83,7 +104,7 @@ def github_jobs(path: str, doc: Any) -> list[Job]:
             if isinstance(step, dict):
                 text = "\n".join(_text(step.get(k)) for k in ("name", "uses", "run", "with") if step.get(k) is not None)
                 if matrix_values and "matrix." in text:
-                    text += "\n" + matrix_values
+                    text += "\n" + _expand_matrix(text, strategy.get("matrix")) + "\n" + matrix_values
                 job.steps.append(Step(text, steps.item_line(i)))
         if spec.get("uses"):  # a reusable workflow call
             job.steps.append(Step(f"{spec['uses']} {_text(spec.get('with'))}", spec.key_line("uses")))
