@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from readiness.probes import built_here
 from readiness.probes import dockerfile as df
 
 from readiness import yaml_lines
@@ -287,24 +288,13 @@ class ComposeProbe(Probe):
         return self._stage(found, path, target)
 
     def _built_here(self, ctx: ProbeContext, svc: dict, cache: dict) -> Built | None:
-        """A registry image this repository builds itself: ``ghcr.io/acme/web:tag`` beside ``web/Dockerfile``
-        (one folder of that name holding a Dockerfile) is judged from that Dockerfile."""
-        image = str(svc.get("image") or "")
-        name = image.split("@")[0].rsplit("/", 1)[-1].split(":")[0]
-        if not name or "$" in name:
+        """A registry image this repository builds itself (``ghcr.io/acme/web:tag`` beside ``web/Dockerfile``)
+        is judged from that Dockerfile."""
+        path = built_here.dockerfile_for(str(svc.get("image") or ""), ctx.all_artifacts)
+        if path is None:
             return None
-        candidates = [
-            a.path
-            for a in ctx.all_artifacts
-            if a.skipped is None
-            and posixpath.basename(a.path) == "Dockerfile"
-            and posixpath.basename(posixpath.dirname(a.path)) == name
-            and a.production
-        ]
-        if len(candidates) != 1:
-            return None
-        found = _analysis(ctx, candidates[0], cache)
-        return None if isinstance(found, str) else self._stage(found, candidates[0], None)
+        found = _analysis(ctx, path, cache)
+        return None if isinstance(found, str) else self._stage(found, path, None)
 
     @staticmethod
     def _stage(analysis: df.Analysis, path: str | None, target: Any) -> Built:

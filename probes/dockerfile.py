@@ -20,6 +20,7 @@ import dockerfile as dockerfile_parser
 from readiness.model import Artifact, Check, Status, Strength, Subject
 from readiness.probe import ArtifactUnreadable, Claim, Probe, ProbeContext
 
+from . import built_here
 from .secret_rules import is_location
 
 DOCKERFILE_GLOBS = (
@@ -458,6 +459,10 @@ class DockerfileProbe(Probe):
         bases = [(s, base_verdict(analysis, s)) for s in analysis.stages]
         judged = [(s, v) for s, v in bases if v is not None]
         for s, v in judged:
+            if v.status is Status.FAIL and (
+                own := built_here.dockerfile_for(v.facts.get("image", ""), ctx.all_artifacts)
+            ):
+                v = Verdict(Status.PASS, f"FROM {v.facts['image']}: built by this repository ({own})", v.line, v.facts)
             yield observe(BASE_PINNED, v, s.name or f"stage {s.index}")
         if not judged:
             v = Verdict(Status.NOT_APPLICABLE, "no external base image (scratch only)", final.line, {})
