@@ -355,8 +355,10 @@ class MonitoringProbe(Probe):
             for name in names:
                 if name in receivers:
                     seen.exporters[kind].append(Subject(path=path, line=at(receivers[name]), name=f"receiver {name}"))
-        if "httpcheck" in receivers:
-            seen.blackbox.append(Subject(path=path, line=at(receivers["httpcheck"]), name="receiver httpcheck"))
+        for name in ("httpcheck", "http_check"):  # the contrib receiver, under either spelling configs use
+            if name in receivers:
+                seen.blackbox.append(Subject(path=path, line=at(receivers[name]), name=f"receiver {name}"))
+                break
         exporters = doc.get("exporters") if isinstance(doc.get("exporters"), dict) else {}
         for key, spec in exporters.items():
             name = str(key).split("/")[0]

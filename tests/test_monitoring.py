@@ -104,6 +104,11 @@ def test_an_opentelemetry_collector_does_the_exporters_jobs(tmp_path):
     obs = observe(tmp_path)
     passing = {o.check for o in obs if o.status is Status.PASS}
     assert {"monitoring.prometheus_configured", "monitoring.resource_metrics", "monitoring.synthetic_checks"} <= passing
+    # the demo itself spells the receiver http_check/frontend-proxy
+    text = (tmp_path / "otelcol-config.yml").read_text().replace("httpcheck/frontend", "http_check/frontend-proxy")
+    (tmp_path / "otelcol-config.yml").write_text(text)
+    synthetic = by_check(observe(tmp_path))["monitoring.synthetic_checks"][0]
+    assert synthetic.status is Status.PASS and synthetic.subject.name == "receiver http_check"
 
 
 def test_a_vendor_sdk_waiting_for_its_key_is_not_instrumentation(tmp_path):
