@@ -73,6 +73,9 @@ CLAIMS = (
     ),
     # Any other *.conf that reads like nginx (a server or http block).
     Claim(("*.conf",), sniff=re.compile(rb"(?m)^\s*(?:http|server|upstream)\s*\{")),
+    # envsubst templates the nginx image renders at start (/etc/nginx/templates/*.conf.template): `${VAR}`
+    # stays a plain argument, so the file parses as nginx does after rendering, but for the values.
+    Claim(("*.conf.template", "*.nginx.template"), sniff=re.compile(rb"(?m)^\s*(?:http|server|upstream)\s*\{")),
 )
 
 _NGINX_BY_NAME = CLAIMS[0].spec()

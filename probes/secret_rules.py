@@ -415,7 +415,7 @@ def is_location(value: str) -> bool:
     if _PATH.match(value):
         return True
     m = _URL.match(value)
-    return bool(m) and all(len(seg) < 20 or entropy(seg) < 3.5 for seg in m.group("rest").split("/"))
+    return bool(m) and all(len(seg) < 20 or entropy(seg) < 3.5 for seg in m.group("rest").split("/")[1:])
 
 
 def entropy(value: str) -> float:

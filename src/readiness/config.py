@@ -39,7 +39,7 @@ DEFAULT_NON_PRODUCTION = (
     "*.example.*",
     "*.sample",
     "*.sample.*",
-    "*.template",
+    "*env.template",  # .env.template: an example env; nginx's *.conf.template is rendered at start, production
     "*.dist",
     "*.dev.*",
     "*-dev.*",
