@@ -232,3 +232,32 @@ def test_helm_sees_only_the_sandbox(tmp_path, monkeypatch):
     seen = dict(line.split("=", 1) for line in done.stdout.splitlines() if "=" in line)
     homes = {k: v.strip('"') for k, v in seen.items() if k.startswith("HELM_") and k.endswith(("HOME", "CONFIG"))}
     assert homes and all(v.startswith(str(tmp_path)) for v in homes.values()), homes
+
+
+def test_a_rendering_is_covered_only_by_its_own_objects(tmp_path):
+    hpa = """\
+apiVersion: autoscaling/v2
+kind: HorizontalPodAutoscaler
+metadata: {name: web}
+spec:
+  scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: %s}
+  minReplicas: 2
+  maxReplicas: 4
+"""
+    write(
+        tmp_path,
+        {
+            "app/Chart.yaml": CHART,
+            "app/values.yaml": "replicas: 2\n",
+            "app/values-prod.yaml": "hpa: true\n",
+            "app/templates/deployment.yaml": DEPLOYMENT,
+            "app/templates/hpa.yaml": "{{- if .Values.hpa }}\n" + hpa % "{{ .Release.Name }}" + "{{- end }}\n",
+            # Another way of deploying the same app, beside the chart: its autoscaler is not the chart's.
+            "k8s/dev/hpa.yaml": hpa % "web",
+        },
+    )
+    report = audit(tmp_path, Config())
+    scaling = {o.production: o for o in kube(report) if o.check == "k8s.autoscaling" and o.subject.path}
+    assert scaling[True].status is Status.PASS
+    assert "HorizontalPodAutoscaler/web (app/templates/hpa.yaml) targets it" in scaling[True].message
+    assert scaling[False].status is Status.FAIL  # the default values render no autoscaler; k8s/dev's does not count
