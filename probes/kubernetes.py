@@ -9,10 +9,14 @@ API's precedence: a container's ``securityContext`` overrides the pod's for
 
 What the manifests cannot say is ``unknown``, never ``pass``:
 
-- Helm templates (files under a chart's ``templates/`` folder, files with
-  ``{{`` that are not valid YAML, workloads with ``{{`` in a value) are not
-  rendered; every check is ``unknown`` for them. ``{{`` in other objects
-  (say, alert templates in a ConfigMap) is data and changes nothing.
+- Helm charts are judged as the deployment model rendered them
+  (``helm template`` with each values file, see ``kubernetes_helm``); their
+  ``templates/`` files are not read. A chart that could not be rendered is
+  ``unknown`` (no helm, a dependency not vendored) or ``error`` (helm rejected
+  a template). Other files with ``{{`` that are not valid YAML, and
+  workloads with ``{{`` in a value, are templates nothing rendered: every
+  check is ``unknown`` for them. ``{{`` in other objects (say, alert
+  templates in a ConfigMap) is data and changes nothing.
 - Kustomize overlays are read as plain manifests; a ``kustomization.yaml`` is
   not a workload. A file a kustomization lists as a patch is a partial
   object: only the failures it states itself are reported (``runAsUser: 0``,
