@@ -72,9 +72,10 @@ def problems(ctx: ProbeContext, checks: tuple[Check, ...]) -> Iterator[Observati
     for r in renderings(ctx):
         production = _production(ctx, r)
         chart = Subject(path=r.chart_file, name=r.deployment)
-        if r.status == "unavailable":
+        if r.status in ("unavailable", "incomplete"):
+            where = Subject(path=r.where.path, line=r.where.line, name=r.deployment) if r.where else chart
             for c in ids:
-                yield ctx.observe(c, Status.UNKNOWN, chart, f"Helm chart not rendered: {r.reason}",
+                yield ctx.observe(c, Status.UNKNOWN, where, f"Helm chart not rendered ({r.described}): {r.reason}",
                                   production=production)  # fmt: skip
         elif r.status == "failed":
             where = r.where or Subject(path=r.chart_file)

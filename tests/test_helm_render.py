@@ -261,3 +261,21 @@ spec:
     assert scaling[True].status is Status.PASS
     assert "HorizontalPodAutoscaler/web (app/templates/hpa.yaml) targets it" in scaling[True].message
     assert scaling[False].status is Status.FAIL  # the default values render no autoscaler; k8s/dev's does not count
+
+
+def test_values_the_chart_requires_make_it_unknown_not_an_error(tmp_path):
+    write(
+        tmp_path,
+        {
+            "app/Chart.yaml": CHART,
+            "app/values.yaml": "replicas: 1\n",
+            "app/templates/deployment.yaml": DEPLOYMENT,
+            "app/templates/check.yaml": '{{- required "set licenseKey at install time" .Values.licenseKey }}\n',
+        },
+    )
+    report = audit(tmp_path, Config())
+    mine = [o for o in kube(report) if o.subject.path]
+    assert mine and {o.status for o in mine} == {Status.UNKNOWN}
+    assert {(o.subject.path, o.subject.line) for o in mine} == {("app/templates/check.yaml", 1)}
+    assert all("set licenseKey at install time" in o.message for o in mine)
+    assert report.deployments.helm["helm:app"].status == "incomplete"

@@ -65,7 +65,7 @@ class Rendering:
     deployment: str
     chart: str  # repo-relative folder of the chart ("" for the root)
     values: tuple[str, ...]
-    status: str  # rendered | failed | unavailable | library
+    status: str  # rendered | failed (helm rejected a template) | incomplete (values required) | unavailable | library
     reason: str = ""
     where: Subject | None = None  # the file (and line) helm blamed for a failure
     documents: tuple[tuple[str, str], ...] = ()  # (repo path of the template, rendered YAML document)
@@ -271,8 +271,10 @@ def _blame(stderr: str, tree: _Tree, chart: str) -> Subject:
 
 
 def _reason(stderr: str) -> str:
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and not ln.startswith("walk.go")]
-    text = next((ln for ln in lines if ln.startswith("Error")), lines[-1] if lines else "no message")
+    """helm's error, with the lines a chart's `fail` message spans, without its warnings and hints."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip() and not ln.startswith(("walk.go", "Use --debug"))]
+    start = next((i for i, ln in enumerate(lines) if ln.startswith("Error")), max(len(lines) - 1, 0))
+    text = " ".join(lines[start:]) or "no message"
     return text.removeprefix("Error: ")[:400]
 
 
@@ -310,8 +312,12 @@ def render(deployment: Deployment, chart: str, found: Discovery, files: Files, h
     missing_t = tuple(missing)
     if code is None or code != 0:
         reason = stderr if code is None else _reason(stderr)
-        return _replace(base, reason=f"helm template failed: {reason}", where=_blame(stderr, tree, chart),
-                        missing=missing_t, notes=notes)  # fmt: skip
+        where = _blame(stderr, tree, chart)
+        if reason.startswith("execution error at ("):
+            # The chart's own `required`/`fail` refused these values: what it needs is set at install time.
+            reason = f"the chart requires values the repository does not give ({reason})"
+            return _replace(base, status="incomplete", reason=reason, where=where, missing=missing_t, notes=notes)
+        return _replace(base, reason=f"helm template failed: {reason}", where=where, missing=missing_t, notes=notes)
     docs, secrets = _documents(stdout, str(chart_doc.get("name") or ""), tree, chart)
     if secrets:
         notes += (f"{secrets} Secret object(s) left out: their values are never kept",)
