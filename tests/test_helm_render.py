@@ -279,3 +279,19 @@ def test_values_the_chart_requires_make_it_unknown_not_an_error(tmp_path):
     assert {(o.subject.path, o.subject.line) for o in mine} == {("app/templates/check.yaml", 1)}
     assert all("set licenseKey at install time" in o.message for o in mine)
     assert report.deployments.helm["helm:app"].status == "incomplete"
+
+
+def test_a_failure_that_a_missing_dependency_explains_is_unknown(tmp_path):
+    write(
+        tmp_path,
+        {
+            "app/Chart.yaml": CHART + "dependencies:\n  - name: sub\n    version: 1.0.0\n"
+            "    repository: https://charts.example.invalid\n",
+            "app/values.yaml": "replicas: 1\n",
+            # Reads the dependency's own defaults, which exist only when it is vendored.
+            "app/templates/cm.yaml": 'kind: ConfigMap\nx: {{ (index .Values "sub").port.number }}\n',
+        },
+    )
+    r = deployments_of(tmp_path).helm["helm:app"]
+    assert r.status == "incomplete" and "dependencies sub (not vendored)" in r.reason
+    assert (r.where.path, r.where.line) == ("app/templates/cm.yaml", 2)

@@ -30,6 +30,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -45,6 +46,7 @@ from .model import Deployment
 TIMEOUT = 60.0
 MEMORY = 1024**3
 MAX_OUTPUT = 32 * 1024**2
+WORKERS = 4  # helm processes at once (bounded by the CPUs)
 FORMAT = "1"  # of the cached value; bump when Rendering's documents change
 RELEASE_NAME = re.compile(r"[^a-z0-9-]+")
 SOURCE = re.compile(r"^# Source: (\S.*?)\s*$", re.MULTILINE)
@@ -283,8 +285,20 @@ def _cache_key(helm_version: str, release: str, tree: _Tree, values: list[str], 
     return json.dumps([FORMAT, helm_version, release, listing, values, missing]).encode()
 
 
-def render(deployment: Deployment, chart: str, found: Discovery, files: Files, helm: tuple[str, str]) -> Rendering:
-    """Render one chart deployment (its chart folder and its values files) with ``helm = (path, version)``."""
+@dataclass
+class _Job:
+    """One chart deployment ready for helm: its files read (serially, through ``Files``), its cache key."""
+
+    base: Rendering
+    binary: str
+    release: str
+    tree: _Tree
+    chart_name: str
+    missing: tuple[tuple[str, str], ...]
+    key: bytes
+
+
+def _prepare(deployment: Deployment, chart: str, found: Discovery, files: Files, helm: tuple[str, str]):
     binary, version = helm
     values = [f for f in deployment.files if posixpath.basename(f) != "Chart.yaml"]
     arts = _readable(found)
@@ -294,7 +308,7 @@ def render(deployment: Deployment, chart: str, found: Discovery, files: Files, h
     chart_doc = _chart_doc(tree, chart, "Chart.yaml")
     if chart_doc.get("type") == "library":
         reason = "a library chart: it renders only through the charts that depend on it"
-        return Rendering(deployment.name, chart, tuple(values), "library", reason, helm_version=version)
+        return _replace(base, status="library", reason=reason)
     missing = _dependencies(tree, files, arts, chart)
     by_path = {a.path: a for a in arts}
     for v in values:
@@ -302,26 +316,44 @@ def render(deployment: Deployment, chart: str, found: Discovery, files: Files, h
             _copy(tree, files, [by_path[v]] if v in by_path else [], posixpath.dirname(v), posixpath.dirname(v))
     release = _release(chart_doc)
     key = _cache_key(version, release, tree, values, missing)
-    hit, value = cache.get("helm-template", f"{FORMAT}-{version}", key)
+    return _Job(base, binary, release, tree, str(chart_doc.get("name") or ""), tuple(missing), key)
+
+
+def _execute(job: _Job) -> tuple[int | None, str, str]:
+    version = f"{FORMAT}-{job.base.helm_version}"
+    hit, value = cache.get("helm-template", version, job.key)
     if not hit:
-        value = _run(binary, release, tree, chart, values)
+        value = _run(job.binary, job.release, job.tree, job.base.chart, list(job.base.values))
         if value[0] is not None:  # a timeout is not a property of the chart: not cached
-            cache.put("helm-template", f"{FORMAT}-{version}", key, value)
+            cache.put("helm-template", version, job.key, value)
+    return value
+
+
+def _finish(job: _Job, value: tuple[int | None, str, str]) -> Rendering:
     code, stdout, stderr = value
-    notes = tuple(tree.notes)
-    missing_t = tuple(missing)
+    base = _replace(job.base, missing=job.missing, notes=tuple(job.tree.notes))
     if code is None or code != 0:
         reason = stderr if code is None else _reason(stderr)
-        where = _blame(stderr, tree, chart)
+        where = _blame(stderr, job.tree, base.chart)
         if reason.startswith("execution error at ("):
             # The chart's own `required`/`fail` refused these values: what it needs is set at install time.
             reason = f"the chart requires values the repository does not give ({reason})"
-            return _replace(base, status="incomplete", reason=reason, where=where, missing=missing_t, notes=notes)
-        return _replace(base, reason=f"helm template failed: {reason}", where=where, missing=missing_t, notes=notes)
-    docs, secrets = _documents(stdout, str(chart_doc.get("name") or ""), tree, chart)
-    if secrets:
-        notes += (f"{secrets} Secret object(s) left out: their values are never kept",)
-    return _replace(base, status="rendered", documents=tuple(docs), missing=missing_t, notes=notes)
+            return _replace(base, status="incomplete", reason=reason, where=where)
+        if job.missing and code is not None:
+            # Templates often read a dependency's values; without the dependency that is no fault of the chart.
+            names = ", ".join(n for n, _ in job.missing)
+            reason = f"not rendered without its dependencies {names} (not vendored): helm said {reason}"
+            return _replace(base, status="incomplete", reason=reason, where=where)
+        return _replace(base, reason=f"helm template failed: {reason}", where=where)
+    docs, secrets = _documents(stdout, job.chart_name, job.tree, base.chart)
+    notes = base.notes + ((f"{secrets} Secret object(s) left out: their values are never kept",) if secrets else ())
+    return _replace(base, status="rendered", documents=tuple(docs), notes=notes)
+
+
+def render(deployment: Deployment, chart: str, found: Discovery, files: Files, helm: tuple[str, str]) -> Rendering:
+    """Render one chart deployment (its chart folder and its values files) with ``helm = (path, version)``."""
+    job = _prepare(deployment, chart, found, files, helm)
+    return job if isinstance(job, Rendering) else _finish(job, _execute(job))
 
 
 def _replace(r: Rendering, **changes) -> Rendering:
@@ -377,4 +409,8 @@ def render_all(
             )  # fmt: skip
             for d, c in charts
         }
-    return {d.name: render(d, c, found, files, helm) for d, c in charts}
+    prepared = {d.name: _prepare(d, c, found, files, helm) for d, c in charts}  # Files is read by one thread
+    jobs = {name: job for name, job in prepared.items() if isinstance(job, _Job)}
+    with ThreadPoolExecutor(max_workers=max(1, min(WORKERS, os.cpu_count() or 1))) as pool:
+        values = dict(zip(jobs, pool.map(_execute, jobs.values()), strict=True))
+    return {name: _finish(job, values[name]) if isinstance(job, _Job) else job for name, job in prepared.items()}
