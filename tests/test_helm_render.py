@@ -289,7 +289,7 @@ def test_a_failure_that_a_missing_dependency_explains_is_unknown(tmp_path):
             "    repository: https://charts.example.invalid\n",
             "app/values.yaml": "replicas: 1\n",
             # Reads the dependency's own defaults, which exist only when it is vendored.
-            "app/templates/cm.yaml": 'kind: ConfigMap\nx: {{ .Values.sub.port.number }}\n',
+            "app/templates/cm.yaml": "kind: ConfigMap\nx: {{ .Values.sub.port.number }}\n",
         },
     )
     r = deployments_of(tmp_path).helm["helm:app"]
