@@ -71,7 +71,15 @@ def test_prod_values_decide_the_kubernetes_items(fixture_repo):
     }
     # The helm test hook is not a running object; the Service and the Deployment are.
     prod = rendered["helm:chart+values-prod.yaml"]
-    assert sorted(t for t, _ in prod.documents) == ["chart/templates/deployment.yaml", "chart/templates/service.yaml"]
+    assert sorted(t for t, _ in prod.documents) == [
+        "chart/templates/deployment.yaml",
+        "chart/templates/ingress.yaml",
+        "chart/templates/service.yaml",
+    ]
+    # What each rendering runs, and which faces the outside: only production enables the Ingress.
+    units = {d.name: d.units for d in report.deployments.deployments}
+    assert [(u.name, u.entry_point) for u in units["helm:chart+values-prod.yaml"]] == [("Deployment/shop", True)]
+    assert [(u.name, u.entry_point) for u in units["helm:chart"]] == [("Deployment/shop", False)]
 
     def of(check: str, production: bool):
         return [o for o in kube(report) if o.check == check and o.production is production and o.subject.path]
@@ -95,11 +103,12 @@ def test_prod_values_decide_the_kubernetes_items(fixture_repo):
 def test_deployments_command_shows_each_rendering(fixture_repo):
     root = fixture_repo("helm-values-env")
     text = run_cli("deployments", root).stdout
-    assert "rendered 2 object(s) from 2 template(s) (helm template chart with values.yaml, values-prod.yaml" in text
+    assert "rendered 3 object(s) from 3 template(s) (helm template chart with values.yaml, values-prod.yaml" in text
+    assert "unit Deployment/shop: image registry.example.invalid/shop/web:1.4.2; ports 8080/TCP; entry point" in text
     data = json.loads(run_cli("deployments", root, "--format", "json").stdout)
     prod = next(d for d in data["deployments"] if d["name"] == "helm:chart+values-prod.yaml")
-    assert prod["rendering"]["status"] == "rendered" and prod["rendering"]["objects"] == 2
-    assert prod["rendering"]["templates"] == ["chart/templates/deployment.yaml", "chart/templates/service.yaml"]
+    assert prod["rendering"]["status"] == "rendered" and prod["rendering"]["objects"] == 3
+    assert "chart/templates/ingress.yaml" in prod["rendering"]["templates"]
 
 
 def test_broken_template_is_an_error_on_the_chart_and_the_audit_goes_on(tmp_path):

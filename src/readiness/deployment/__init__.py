@@ -120,6 +120,10 @@ def build(found: Discovery, config: Config, files: Files, select: str | None = N
         from . import helm
 
         dmap.helm = helm.render_all(found, files, deployments, config.probe_settings("kubernetes").get("helm_binary"))
+        dmap.deployments = [
+            dataclasses.replace(d, units=helm.units(dmap.helm[d.name])) if d.name in dmap.helm else d
+            for d in dmap.deployments
+        ]
     dmap.compose_env = _project_env(found, files, {d.folder for d in deployments if d.kind == "compose"})
     dmap.summary = _summary(dmap)
     return dmap
