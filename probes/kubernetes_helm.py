@@ -18,7 +18,11 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from readiness import yaml_lines
+from readiness.deployment.helm import kind_of
 from readiness.model import Check, Observation, Status, Subject
+
+# Rendered kinds no check reads (dashboards in ConfigMaps can be megabytes): not parsed.
+UNJUDGED = ("ConfigMap", "CustomResourceDefinition")
 
 if TYPE_CHECKING:
     from readiness.deployment.helm import Rendering
@@ -54,6 +58,8 @@ def objects(ctx: ProbeContext) -> Iterator[tuple[Any, str, bool, str]]:
             continue
         production = _production(ctx, r)
         for template, text in r.documents:
+            if kind_of(text) in UNJUDGED:
+                continue
             try:
                 docs = yaml_lines.load_all(text)
             except yaml.YAMLError as exc:

@@ -51,7 +51,7 @@ FORMAT = "1"  # of the cached value; bump when Rendering's documents change
 RELEASE_NAME = re.compile(r"[^a-z0-9-]+")
 SOURCE = re.compile(r"^# Source: (\S.*?)\s*$", re.MULTILINE)
 SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
-SECRET = re.compile(r"""^kind:[ \t]*["']?Secret["']?[ \t]*$""", re.MULTILINE)
+KIND = re.compile(r"""^kind:[ \t]*["']?([\w.-]+)["']?[ \t]*(?:#.*)?$""", re.MULTILINE)
 # Where helm blames a template: "(shop/templates/deployment.yaml:12)" or "template: shop/templates/x.yaml:12:3:".
 BLAME = re.compile(r"([\w.-]+(?:/charts/[\w.-]+)*/templates/[^\s:()\"]+):(\d+)")
 
@@ -243,11 +243,17 @@ def _documents(stdout: str, chart_name: str, tree: _Tree, chart: str) -> tuple[l
         source = SOURCE.search(chunk)
         if not chunk.strip() or not source or not chunk.replace(source.group(0), "").strip():
             continue
-        if SECRET.search(chunk):
+        if kind_of(chunk) == "Secret":
             secrets += 1
             continue
         docs.append((_origin(source.group(1), chart_name, tree, chart), chunk))
     return docs, secrets
+
+
+def kind_of(text: str) -> str | None:
+    """The top-level ``kind`` of one rendered document, without parsing it."""
+    found = KIND.search(text)
+    return found.group(1) if found else None
 
 
 def _origin(source: str, chart_name: str, tree: _Tree, chart: str) -> str:
@@ -437,9 +443,12 @@ def units(r: Rendering) -> tuple[Unit, ...]:
     """The workloads a rendering runs; an entry point when a LoadBalancer/NodePort Service, an Ingress or an
     HTTPRoute reaches its pods."""
     docs = []
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     for template, text in r.documents:
+        if kind_of(text) not in (*WORKLOADS, "Service", "Ingress", "HTTPRoute"):
+            continue  # a dashboard ConfigMap can be megabytes: parse only what can run or route
         try:
-            docs += [(template, d) for d in yaml.safe_load_all(text) if isinstance(d, dict)]
+            docs += [(template, d) for d in yaml.load_all(text, Loader=loader) if isinstance(d, dict)]
         except yaml.YAMLError:
             continue  # the kubernetes probe reports it
     routed = {
