@@ -304,3 +304,22 @@ def test_a_failure_that_a_missing_dependency_explains_is_unknown(tmp_path):
     r = deployments_of(tmp_path).helm["helm:app"]
     assert r.status == "incomplete" and "dependencies sub (not vendored)" in r.reason
     assert (r.where.path, r.where.line) == ("app/templates/cm.yaml", 2)
+
+
+def test_a_dependency_the_values_disable_is_not_missing(tmp_path):
+    dep = "  - name: {0}\n    version: 1.0.0\n    repository: https://charts.example.invalid\n"
+    dep += "    condition: {0}.enabled\n"
+    write(
+        tmp_path,
+        {
+            "app/Chart.yaml": CHART + "dependencies:\n" + dep.format("kafka") + dep.format("redis"),
+            "app/values.yaml": "replicas: 1\nkafka: {enabled: false}\nredis: {enabled: false}\n",
+            "app/values-prod.yaml": "redis: {enabled: true}\n",
+            "app/templates/deployment.yaml": DEPLOYMENT,
+        },
+    )
+    dmap = deployments_of(tmp_path)
+    assert dmap.helm["helm:app"].missing == ()
+    assert any("kafka.enabled disables it" in n for n in dmap.helm["helm:app"].notes)
+    # Production enables redis, which is not vendored: its objects are unknown.
+    assert [n for n, _ in dmap.helm["helm:app+values-prod.yaml"].missing] == ["redis"]

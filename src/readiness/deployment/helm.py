@@ -41,7 +41,7 @@ from .. import cache, subprocesses
 from ..discovery import Discovery
 from ..model import Artifact, Subject, VcsState
 from ..probe import ArtifactUnreadable, Files
-from .model import Deployment, Unit
+from .model import Deployment
 
 TIMEOUT = 60.0
 MEMORY = 1024**3
@@ -201,8 +201,42 @@ def _vendored(tree: _Tree, chart_dst: str, name: str) -> bool:
     )
 
 
-def _dependencies(tree: _Tree, files: Files, arts: list[Artifact], chart: str) -> list[tuple[str, str]]:
-    """Vendor ``file://`` dependencies found in the repository; drop the others that ``charts/`` lacks."""
+def _merged_values(tree: _Tree, chart: str, values: list[str]) -> dict:
+    """The chart's defaults with each values file over them, as helm merges maps (later files win)."""
+    by_repo = {repo: data for repo, data in tree.files.values()}
+    merged: dict = {}
+    for path in (posixpath.join(chart, "values.yaml"), *values):
+        try:
+            doc = yaml.load(by_repo.get(path, b""), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        except yaml.YAMLError:
+            continue  # helm reports it
+        if isinstance(doc, dict):
+            _merge(merged, doc)
+    return merged
+
+
+def _merge(into: dict, over: dict) -> None:
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(into.get(k), dict):
+            _merge(into[k], v)
+        else:
+            into[k] = v
+
+
+def _condition(condition: object, values: dict) -> bool | None:
+    """A dependency's ``condition:`` as helm reads it: the first of its comma-separated paths that is a bool."""
+    for path in str(condition or "").split(","):
+        node: object = values
+        for key in path.strip().split("."):
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, bool):
+            return node
+    return None
+
+
+def _dependencies(tree: _Tree, files: Files, arts: list[Artifact], chart: str, values: dict) -> list[tuple[str, str]]:
+    """Vendor ``file://`` dependencies found in the repository; drop the others that ``charts/`` lacks, naming
+    those the values enable."""
     missing: list[tuple[str, str]] = []
     for name in ("Chart.yaml", "requirements.yaml"):
         doc = _chart_doc(tree, chart, name)
@@ -221,6 +255,8 @@ def _dependencies(tree: _Tree, files: Files, arts: list[Artifact], chart: str) -
                     _copy(tree, files, _under(arts, local), local, posixpath.join(chart, "charts", dep_name))
             if _vendored(tree, chart, dep_name):
                 kept.append(dep)
+            elif _condition(dep.get("condition"), values) is False:
+                tree.notes.append(f"dependency {dep_name} is not vendored and {dep['condition']} disables it")
             else:
                 where = f" ({repo})" if repo else ""
                 missing.append((dep_name, f"not vendored in charts/{where}; readiness never downloads charts"))
@@ -315,11 +351,11 @@ def _prepare(deployment: Deployment, chart: str, found: Discovery, files: Files,
     if chart_doc.get("type") == "library":
         reason = "a library chart: it renders only through the charts that depend on it"
         return _replace(base, status="library", reason=reason)
-    missing = _dependencies(tree, files, arts, chart)
     by_path = {a.path: a for a in arts}
     for v in values:
         if not any(repo == v for repo, _ in tree.files.values()):
             _copy(tree, files, [by_path[v]] if v in by_path else [], posixpath.dirname(v), posixpath.dirname(v))
+    missing = _dependencies(tree, files, arts, chart, _merged_values(tree, chart, values))
     release = _release(chart_doc)
     key = _cache_key(version, release, tree, values, missing)
     return _Job(base, binary, release, tree, str(chart_doc.get("name") or ""), tuple(missing), key)
@@ -420,81 +456,3 @@ def render_all(
     with ThreadPoolExecutor(max_workers=max(1, min(WORKERS, os.cpu_count() or 1))) as pool:
         values = dict(zip(jobs, pool.map(_execute, jobs.values()), strict=True))
     return {name: _finish(job, values[name]) if isinstance(job, _Job) else job for name, job in prepared.items()}
-
-
-WORKLOADS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
-
-
-def _pod(doc: dict) -> tuple[dict, dict]:
-    """(pod spec, pod labels) of a workload object; empty when its shape is not a workload's."""
-    spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
-    if doc.get("kind") == "Pod":
-        meta = doc.get("metadata") if isinstance(doc.get("metadata"), dict) else {}
-        return spec, meta.get("labels") or {}
-    if doc.get("kind") == "CronJob":
-        spec = ((spec.get("jobTemplate") or {}).get("spec") or {}) if isinstance(spec.get("jobTemplate"), dict) else {}
-    template = spec.get("template") if isinstance(spec.get("template"), dict) else {}
-    meta = template.get("metadata") if isinstance(template.get("metadata"), dict) else {}
-    pod = template.get("spec") if isinstance(template.get("spec"), dict) else {}
-    return pod, meta.get("labels") if isinstance(meta.get("labels"), dict) else {}
-
-
-def units(r: Rendering) -> tuple[Unit, ...]:
-    """The workloads a rendering runs; an entry point when a LoadBalancer/NodePort Service, an Ingress or an
-    HTTPRoute reaches its pods."""
-    docs = []
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    for template, text in r.documents:
-        if kind_of(text) not in (*WORKLOADS, "Service", "Ingress", "HTTPRoute"):
-            continue  # a dashboard ConfigMap can be megabytes: parse only what can run or route
-        try:
-            docs += [(template, d) for d in yaml.load_all(text, Loader=loader) if isinstance(d, dict)]
-        except yaml.YAMLError:
-            continue  # the kubernetes probe reports it
-    routed = {
-        str(b.get("name") or b.get("service", {}).get("name"))
-        for _, d in docs
-        if d.get("kind") in ("Ingress", "HTTPRoute")
-        for b in _backends(d.get("spec"))
-    }
-    open_selectors = [
-        (d.get("spec") or {}).get("selector") or {}
-        for _, d in docs
-        if d.get("kind") == "Service"
-        and isinstance(d.get("spec"), dict)
-        and (d["spec"].get("type") in ("LoadBalancer", "NodePort") or (d.get("metadata") or {}).get("name") in routed)
-    ]
-    out = []
-    for template, d in docs:
-        if d.get("kind") not in WORKLOADS:
-            continue
-        pod, labels = _pod(d)
-        containers = [c for c in pod.get("containers") or () if isinstance(c, dict)]
-        ports = tuple(
-            f"{p.get('containerPort')}/{p.get('protocol', 'TCP')}"
-            for c in containers
-            for p in c.get("ports") or ()
-            if isinstance(p, dict)
-        )
-        entry = any(sel and isinstance(sel, dict) and sel.items() <= labels.items() for sel in open_selectors)
-        name = f"{d.get('kind')}/{(d.get('metadata') or {}).get('name')}"
-        image = str(containers[0].get("image")) if containers and containers[0].get("image") else None
-        out.append(Unit(name, image, None, ports, entry, Subject(path=template, name=name)))
-    return tuple(out)
-
-
-def _backends(spec) -> Iterable[dict]:
-    """Every backend an Ingress (v1: ``service``) or an HTTPRoute (``backendRefs``) sends traffic to."""
-    if not isinstance(spec, dict):
-        return
-    default = spec.get("defaultBackend")
-    if isinstance(default, dict) and isinstance(default.get("service"), dict):
-        yield default["service"]
-    for rule in spec.get("rules") or ():
-        if not isinstance(rule, dict):
-            continue
-        for path in (rule.get("http") or {}).get("paths") or () if isinstance(rule.get("http"), dict) else ():
-            backend = path.get("backend") if isinstance(path, dict) else None
-            if isinstance(backend, dict) and isinstance(backend.get("service"), dict):
-                yield backend["service"]
-        yield from (b for b in rule.get("backendRefs") or () if isinstance(b, dict))
