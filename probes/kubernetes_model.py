@@ -56,6 +56,7 @@ class K8sObject:
     production: bool
     patch: bool  # a kustomization lists this file as a patch
     partial: bool = False  # a patch, or a workload whose containers lack an image: only what it states counts
+    rendered: str = ""  # how helm rendered it from the template at ``path``; its lines are not the template's
 
     @property
     def kind(self) -> str:
@@ -83,8 +84,13 @@ class K8sObject:
         meta = self.doc.get("metadata")
         return meta.key_line("name") if isinstance(meta, yaml_lines.LineDict) else self.doc.line
 
+    @property
+    def where(self) -> str:
+        """path:line for messages; a rendered object has only its template's path."""
+        return self.path if self.rendered else f"{self.path}:{self.line}"
+
     def subject(self, line: int | None = None, name: str | None = None) -> Subject:
-        return Subject(path=self.path, line=line or self.line, name=name or self.ref)
+        return Subject(path=self.path, line=None if self.rendered else line or self.line, name=name or self.ref)
 
 
 @dataclass

@@ -56,8 +56,10 @@ def judge_host_namespaces(wl: Workload) -> Finding:
 
 
 def _counts_for(wl: Workload, other: K8sObject) -> bool:
-    """An object covers a workload when it is in the same namespace and at least as production."""
-    return other.namespace == wl.obj.namespace and (other.production or not wl.obj.production)
+    """An object covers a workload when it is in the same namespace, at least as production, and of the same
+    chart rendering (or both plain manifests)."""
+    same_rendering = other.rendered == wl.obj.rendered
+    return other.namespace == wl.obj.namespace and (other.production or not wl.obj.production) and same_rendering
 
 
 def _allows_all_ingress(spec: dict[str, Any]) -> bool:
@@ -82,8 +84,8 @@ def judge_network_policy(wl: Workload, policies: list[K8sObject]) -> Finding:
             allow_all.append(pol.ref)
             continue
         what = "selects every pod of the namespace" if not selector else "selects its pods"
-        facts = {"network_policy": pol.ref, "declared_in": f"{pol.path}:{pol.line}"}
-        msg = f"{pol.ref} ({pol.path}:{pol.line}) {what}"
+        facts = {"network_policy": pol.ref, "declared_in": pol.where}
+        msg = f"{pol.ref} ({pol.where}) {what}"
         return Finding(NETWORK_POLICIES.id, Status.PASS, msg, wl.obj.line, facts=facts)
     msg = f"no NetworkPolicy in namespace {wl.obj.namespace} selects its pods (labels {dict(wl.labels)})"
     if allow_all:
@@ -118,8 +120,8 @@ def judge_autoscaling(wl: Workload, scalers: list[K8sObject], fixed_scale: froze
     found = autoscalers_of(wl, scalers)
     if found:
         s = found[0]
-        msg = f"{s.ref} ({s.path}:{s.line}) targets it"
-        return Finding(check, Status.PASS, msg, line, facts={"autoscaler": s.ref, "declared_in": f"{s.path}:{s.line}"})
+        msg = f"{s.ref} ({s.where}) targets it"
+        return Finding(check, Status.PASS, msg, line, facts={"autoscaler": s.ref, "declared_in": s.where})
     msg = f"no HorizontalPodAutoscaler in namespace {wl.obj.namespace} targets {wl.obj.ref}"
     return Finding(check, Status.FAIL, msg, line, explicit=False)
 
@@ -165,11 +167,11 @@ def judge_disruption_budget(wl: Workload, budgets: list[K8sObject], scalers: lis
         spec = pdb.doc.get("spec")
         if not isinstance(spec, dict) or not selector_matches(spec.get("selector"), wl.labels):
             continue
-        facts = {"disruption_budget": pdb.ref, "declared_in": f"{pdb.path}:{pdb.line}"}
+        facts = {"disruption_budget": pdb.ref, "declared_in": pdb.where}
         blocked = _blocks_all_evictions(spec, None if scaled else replicas)
         if blocked:
-            return Finding(check, Status.FAIL, f"{pdb.ref} ({pdb.path}:{pdb.line}): {blocked}", line, facts=facts)
-        return Finding(check, Status.PASS, f"{pdb.ref} ({pdb.path}:{pdb.line}) selects its pods", line, facts=facts)
+            return Finding(check, Status.FAIL, f"{pdb.ref} ({pdb.where}): {blocked}", line, facts=facts)
+        return Finding(check, Status.PASS, f"{pdb.ref} ({pdb.where}) selects its pods", line, facts=facts)
     msg = f"no PodDisruptionBudget in namespace {wl.obj.namespace} selects its pods (labels {dict(wl.labels)})"
     return Finding(check, Status.FAIL, msg, line, explicit=False)
 

@@ -116,6 +116,14 @@ def build(found: Discovery, config: Config, files: Files, select: str | None = N
     non_production = pathspec.GitIgnoreSpec.from_lines(config.non_production)
     scopes, orphans = file_scopes(found.artifacts, deployments, non_production.match_file, explicit, disowned)
     dmap = DeploymentMap(deployments, orphans, scopes, selected=select, compose_docs=docs, compose_errors=errors)
+    if any(d.kind == "helm" for d in deployments):
+        from . import helm, helm_units
+
+        dmap.helm = helm.render_all(found, files, deployments, config.probe_settings("kubernetes").get("helm_binary"))
+        dmap.deployments = [
+            dataclasses.replace(d, units=helm_units.units(dmap.helm[d.name])) if d.name in dmap.helm else d
+            for d in dmap.deployments
+        ]
     dmap.compose_env = _project_env(found, files, {d.folder for d in deployments if d.kind == "compose"})
     dmap.summary = _summary(dmap)
     return dmap
