@@ -10,11 +10,12 @@ from typing import Any
 
 import click
 
-from . import __version__, environment, subprocesses
+from . import __version__, dsse, environment, subprocesses
 from . import config as config_mod
 from . import progress as progress_mod
 from .attest import attest_command
 from .check_docs import page_path
+from .evidence_signing import keygen_command, sign_command, verify_command
 from .fleet.cli import fleet_group
 from .model import Severity
 from .policy import PolicyError, builtin_pack_names, load_packs, planned_checks
@@ -321,6 +322,9 @@ def deployments(path: Path, fmt: str, config_path: Path | None) -> int:
 
 
 cli.add_command(attest_command)
+cli.add_command(sign_command)
+cli.add_command(verify_command)
+cli.add_command(keygen_command)
 cli.add_command(secrets_cmd)
 cli.add_command(store_group)
 cli.add_command(fleet_group)
@@ -374,6 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         ProbeLoadError,
         outputs.FormatError,
         environment.ForeignDependency,
+        dsse.SigningError,
     ) as exc:
         click.echo(f"readiness: {exc}", err=True)
         return EXIT_USAGE
