@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import traceback
@@ -97,6 +98,11 @@ class _AuditCommand(click.Command):
     help="Go-live gate: also fail on manual items at or above the threshold that lack a valid attestation.",
 )
 @click.option(
+    "--require-signed-attestations",
+    is_flag=True,
+    help="--require-attestations, and only attestations signed by a key .readiness.yaml lists for the role count.",
+)
+@click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path),
@@ -119,6 +125,7 @@ def audit(
     max_lines: int | None,
     fail_on: str,
     require_attestations: bool,
+    require_signed_attestations: bool,
     config_path: Path | None,
     deployment: str | None,
     store_url: str | None,
@@ -133,6 +140,7 @@ def audit(
       1  the gate failed: an item at or above --fail-on failed, or its probe
          errored (fail closed: an unreachable endpoint proves nothing), or,
          with --require-attestations, a manual item lacks a valid attestation
+         (--require-signed-attestations: a valid attestation signed by a key listed for its role)
       2  usage or configuration error (message on stderr)
       3  internal error: a bug in readiness (message on stderr)
     The report goes to stdout (or --output); progress and logs go to stderr.
@@ -151,6 +159,9 @@ def audit(
             if v is not None and v is not False:
                 given.append((opt.path, True if opt.is_flag else v, opt.multiple))
     cfg = config_mod.with_values(cfg, given)
+    if require_signed_attestations:
+        cfg = dataclasses.replace(cfg, attestation_signing={**cfg.attestation_signing, "required": True})
+        require_attestations = True
     from . import cache
     from .runner import audit as run_audit  # here: `readiness --help` needs none of the engine
 

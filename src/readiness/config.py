@@ -65,6 +65,7 @@ class Config:
     probes: dict[str, dict[str, Any]] = field(default_factory=dict)
     live: dict[str, Any] = field(default_factory=dict)
     deployments: tuple[dict[str, Any], ...] = ()  # named or overridden deployments
+    attestation_signing: dict[str, Any] = field(default_factory=dict)  # {required, keys: {role: [PEM]}}
     source: str | None = None  # the file it came from, if any
 
     def probe_settings(self, probe: str) -> dict[str, Any]:
@@ -187,6 +188,7 @@ def load(root: Path, explicit: Path | None = None) -> Config:
         probes=dict(data.get("probes", {})),
         live=dict(data.get("live", {})),
         deployments=tuple(data.get("deployments", ())),
+        attestation_signing=dict(data.get("attestation_signing", {})),
         source=str(path),
     )
 

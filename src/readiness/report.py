@@ -71,6 +71,7 @@ class AuditReport:
     gaps: list[Gap] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     deployments: DeploymentMap | None = None
+    attestation_signing: dict[str, Any] | None = None  # {required, keys: {role: [keyid]}}
 
     def gate(self, threshold: Severity | None, require_attestations: bool) -> Gate:
         return Gate(
@@ -182,6 +183,7 @@ class AuditReport:
             "attestations": {
                 "file": self.attestations.path if self.attestations else None,
                 "problem": self.attestations.problem if self.attestations else None,
+                "signing": self.attestation_signing,
                 "entries": [
                     a.to_json() | {"problem": a.problem}
                     for a in (self.attestations.entries if self.attestations else [])

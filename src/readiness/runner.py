@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
-from . import __version__
+from . import __version__, attestation_signing
 from . import attestations as attestations_mod
 from .classify import Classification
 from .config import Config, ConfigError, validate
@@ -146,7 +146,10 @@ def audit(
     found = discover(root, config)
     # before the probes run: an attestation that can never count is the user's mistake to fix first
     atts = attestations_mod.load(found.root, config.attestations)
-    attestations_mod.check_items(atts, packs, load_packs(builtin_pack_names()))
+    builtin = load_packs(builtin_pack_names())
+    attestations_mod.check_items(atts, packs, builtin)
+    role_keys = attestation_signing.load_keys(found.root, config)
+    atts = attestation_signing.apply(atts, {i.id: i for p in [*builtin, *packs] for i in p.items}, role_keys)
     files = Files(found.root)
     say("finding the deployments the repository ships")
     deployments = build_deployments(found, config, files, deployment)
@@ -190,6 +193,7 @@ def audit(
         verdicts=verdicts,
         check_results=results,
         attestations=atts,
+        attestation_signing=attestation_signing.summary(role_keys),
         config_source=config.source,
         deployments=deployments,
         gaps=sorted(gaps, key=lambda g: (g.probe, g.subject.path or "", g.subject.line or 0, g.reason)),
