@@ -103,6 +103,11 @@ class _AuditCommand(click.Command):
     help="--require-attestations, and only attestations signed by a key .readiness.yaml lists for the role count.",
 )
 @click.option(
+    "--fail-on-drift",
+    is_flag=True,
+    help="Exit 1 also when the repository's own checklist claims done an item the evidence fails (checklist drift).",
+)
+@click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path),
@@ -126,6 +131,7 @@ def audit(
     fail_on: str,
     require_attestations: bool,
     require_signed_attestations: bool,
+    fail_on_drift: bool,
     config_path: Path | None,
     deployment: str | None,
     store_url: str | None,
@@ -140,7 +146,8 @@ def audit(
       1  the gate failed: an item at or above --fail-on failed, or its probe
          errored (fail closed: an unreachable endpoint proves nothing), or,
          with --require-attestations, a manual item lacks a valid attestation
-         (--require-signed-attestations: a valid attestation signed by a key listed for its role)
+         (--require-signed-attestations: a valid attestation signed by a key listed for its role);
+         with --fail-on-drift, the repository's documents claim done an item that fails
       2  usage or configuration error (message on stderr)
       3  internal error: a bug in readiness (message on stderr)
     The report goes to stdout (or --output); progress and logs go to stderr.
@@ -181,7 +188,12 @@ def audit(
         click.echo(to_stdout, nl=False)
     if store_url:
         record_audit(report.to_json(gate), store_url)
-    return EXIT_OK if gate.passed else EXIT_GATE
+    drifted = len(report.drift.drifts) if report.drift else 0
+    if fail_on_drift and drifted:
+        click.echo(
+            f"readiness: {drifted} items claimed done in the repository's documents fail (--fail-on-drift)", err=True
+        )
+    return EXIT_OK if gate.passed and not (fail_on_drift and drifted) else EXIT_GATE
 
 
 def _catalogue() -> dict:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import __version__, attestation_signing
 from . import attestations as attestations_mod
+from . import drift as drift_mod
 from .classify import Classification
 from .config import Config, ConfigError, validate
 from .deployment import DeploymentMap
@@ -169,7 +170,6 @@ def audit(
     say("evaluating policies")
     offered = {c.id for cls in probe_classes for c in cls.checks}
     observations.sort(key=Observation.sort_key)
-    finished = now()
     verdicts, results = evaluate(
         packs,
         observations,
@@ -180,6 +180,9 @@ def audit(
         started.date(),
         frozenset(c for cls in probe_classes for c in cls.existential_checks),
     )
+    say("comparing the repository's own checklists with the verdicts")
+    drift = drift_mod.find(found, files, packs, verdicts)  # after the verdicts, never changing them
+    finished = now()
     return AuditReport(
         tool_version=__version__,
         started=started,
@@ -194,6 +197,7 @@ def audit(
         check_results=results,
         attestations=atts,
         attestation_signing=attestation_signing.summary(role_keys),
+        drift=drift,
         config_source=config.source,
         deployments=deployments,
         gaps=sorted(gaps, key=lambda g: (g.probe, g.subject.path or "", g.subject.line or 0, g.reason)),
