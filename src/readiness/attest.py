@@ -18,11 +18,11 @@ import yaml
 from . import attestation_signing, attestations, dsse
 from . import config as config_mod
 from .attestations import ALLOWED_STATUS, AttestationError
-from .policy import Item, builtin_pack_names, load_packs
+from .policy import Item, builtin_pack_names, load_packs, with_max_validity
 
 
-def _item(item_id: str, pack_names: list[str]) -> Item:
-    packs = load_packs(list(dict.fromkeys([*pack_names, *builtin_pack_names()])))
+def _item(item_id: str, pack_names: list[str], max_days: int | None = None) -> Item:
+    packs = with_max_validity(load_packs(list(dict.fromkeys([*pack_names, *builtin_pack_names()]))), max_days)
     item = next((i for p in packs for i in p.items if i.id == item_id), None)
     if item is None:
         raise AttestationError(f"{item_id}: no item of that id in any policy pack (see: readiness list)")
@@ -81,7 +81,7 @@ def record(
     """Append one attestation; return the file, the entry as the audit reads it, and its expiry."""
     today = today or dt.date.today()
     cfg = config_mod.load(root, config_path)
-    item = _item(item_id, list(cfg.policies))
+    item = _item(item_id, list(cfg.policies), cfg.attestation_max_days)
     assert item.manual is not None
     if role.strip().casefold() != item.manual.role.casefold():
         raise AttestationError(f"{item_id} is attested by the {item.manual.role}, not by {role!r}")

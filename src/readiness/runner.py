@@ -18,7 +18,7 @@ from .discovery import Discovery, discover
 from .evaluate import evaluate
 from .inventory import Inventory
 from .model import Artifact, Observation, Status, Subject
-from .policy import builtin_pack_names, load_packs, planned_checks
+from .policy import builtin_pack_names, load_packs, planned_checks, with_max_validity
 from .probe import Files, Gap, Probe, ProbeContext, load_probes
 from .report import AuditReport, ProbeRun
 
@@ -131,7 +131,7 @@ def audit(
     """Run every installed probe over ``root`` and evaluate the chosen packs."""
     started = now()
     say = progress or (lambda _msg: None)
-    packs = load_packs(policies or list(config.policies))
+    packs = with_max_validity(load_packs(policies or list(config.policies)), config.attestation_max_days)
     known_items = {i.id for p in packs for i in p.items}
     unknown_overrides = sorted(set(config.severity) - known_items)
     if unknown_overrides:
