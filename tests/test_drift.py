@@ -129,6 +129,15 @@ def test_drift_is_shown_in_every_human_format_and_gates_only_when_asked(audited,
 )
 def test_what_counts_as_a_claim(line, claimed):
     assert drift_mod.claimed_text(line) == claimed
+    if claimed:  # the whole-text prefilter never skips a document holding a claim
+        assert drift_mod._may_claim(f"# Notes\n\n- {line}\n")
+
+
+@pytest.mark.parametrize(
+    "row", ["| HSTS headers enabled | Done |", "| Done | HSTS headers enabled |", "| HSTS | [x] |"]
+)
+def test_the_prefilter_keeps_table_claims(row):
+    assert drift_mod._may_claim(f"| item | status |\n|---|---|\n{row}\n")
 
 
 def test_matching_is_conservative():
