@@ -150,6 +150,9 @@ def audit(
     builtin = load_packs(builtin_pack_names())
     attestations_mod.check_items(atts, packs, builtin)
     role_keys = attestation_signing.load_keys(found.root, config)
+    notes = []
+    if role_keys.required and not role_keys.keys:
+        notes.append("signed attestations are required but attestation_signing.keys lists no key: none can count")
     atts = attestation_signing.apply(atts, {i.id: i for p in [*builtin, *packs] for i in p.items}, role_keys)
     files = Files(found.root)
     say("finding the deployments the repository ships")
@@ -198,6 +201,7 @@ def audit(
         attestations=atts,
         attestation_signing=attestation_signing.summary(role_keys),
         drift=drift,
+        notes=notes,
         config_source=config.source,
         deployments=deployments,
         gaps=sorted(gaps, key=lambda g: (g.probe, g.subject.path or "", g.subject.line or 0, g.reason)),
