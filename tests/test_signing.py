@@ -146,3 +146,15 @@ def test_every_flipped_byte_is_detected(signed, target):
     path.write_bytes(original)
     assert _verify(bundle, pub, repo) == 0
     assert len(codes) == TRIALS and 0 not in codes and set(codes) <= {1, 2}, sorted(set(codes))
+
+
+def test_every_file_the_audit_read_is_in_the_report_with_its_digest(fixture_repo):
+    from readiness.config import load
+    from readiness.runner import audit
+
+    repo = fixture_repo("drift-claims")  # compose files, a Dockerfile, Markdown the drift step reads
+    report = audit(repo, load(repo))
+    gate = report.gate(None, False)
+    listed = {a["path"]: a.get("sha256") for a in report.to_json(gate)["artifacts"]}
+    assert report.digests and {p: listed.get(p) for p in report.digests} == report.digests
+    assert "docs/checklist.md" in report.digests  # what drift read is bound by a signature too
