@@ -158,3 +158,14 @@ def test_every_file_the_audit_read_is_in_the_report_with_its_digest(fixture_repo
     listed = {a["path"]: a.get("sha256") for a in report.to_json(gate)["artifacts"]}
     assert report.digests and {p: listed.get(p) for p in report.digests} == report.digests
     assert "docs/checklist.md" in report.digests  # what drift read is bound by a signature too
+
+
+def test_an_artifact_replaced_by_a_symlink_out_of_the_repository_is_a_mismatch(signed, tmp_path):
+    repo, report, key, pub, bundle = signed
+    path = next(a["path"] for a in json.loads(report.read_text())["artifacts"] if "sha256" in a)
+    outside = tmp_path / "outside-copy"
+    outside.write_bytes((repo / path).read_bytes())  # the same bytes, but not the repository's file
+    (repo / path).unlink()
+    (repo / path).symlink_to(outside)
+    done = run_cli("verify", bundle, "--key", pub, "--repo", repo)
+    assert done.returncode == 1 and f"changed: {path} now leads outside the repository" in done.stdout

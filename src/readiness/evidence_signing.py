@@ -166,6 +166,10 @@ def check_repository(stmt: dict[str, Any], repo: Path, result: Verification) -> 
         path = _safe_path(repo, art.get("path") if isinstance(art, dict) else None)
         if path is None:
             raise SigningError(f"the statement names an artifact outside the repository: {art!r:.80}")
+        if not path.resolve().is_relative_to(repo.resolve()):
+            changed += 1  # a symlink the audit would not have followed out of the repository
+            result.mismatches.append(f"changed: {art['path']} now leads outside the repository")
+            continue
         if not path.is_file():
             missing += 1
             result.mismatches.append(f"missing: {art['path']}")
