@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import traceback
@@ -10,11 +11,12 @@ from typing import Any
 
 import click
 
-from . import __version__, environment, subprocesses
+from . import __version__, dsse, environment, subprocesses
 from . import config as config_mod
 from . import progress as progress_mod
 from .attest import attest_command
 from .check_docs import page_path
+from .evidence_signing import keygen_command, sign_command, verify_command
 from .fleet.cli import fleet_group
 from .model import Severity
 from .policy import PolicyError, builtin_pack_names, load_packs, planned_checks
@@ -96,6 +98,16 @@ class _AuditCommand(click.Command):
     help="Go-live gate: also fail on manual items at or above the threshold that lack a valid attestation.",
 )
 @click.option(
+    "--require-signed-attestations",
+    is_flag=True,
+    help="--require-attestations, and only attestations signed by a key .readiness.yaml lists for the role count.",
+)
+@click.option(
+    "--fail-on-drift",
+    is_flag=True,
+    help="Exit 1 also when the repository's own checklist claims done an item the evidence fails (checklist drift).",
+)
+@click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path),
@@ -118,6 +130,8 @@ def audit(
     max_lines: int | None,
     fail_on: str,
     require_attestations: bool,
+    require_signed_attestations: bool,
+    fail_on_drift: bool,
     config_path: Path | None,
     deployment: str | None,
     store_url: str | None,
@@ -132,6 +146,8 @@ def audit(
       1  the gate failed: an item at or above --fail-on failed, or its probe
          errored (fail closed: an unreachable endpoint proves nothing), or,
          with --require-attestations, a manual item lacks a valid attestation
+         (--require-signed-attestations: a valid attestation signed by a key listed for its role);
+         with --fail-on-drift, the repository's documents claim done an item that fails
       2  usage or configuration error (message on stderr)
       3  internal error: a bug in readiness (message on stderr)
     The report goes to stdout (or --output); progress and logs go to stderr.
@@ -150,6 +166,9 @@ def audit(
             if v is not None and v is not False:
                 given.append((opt.path, True if opt.is_flag else v, opt.multiple))
     cfg = config_mod.with_values(cfg, given)
+    if require_signed_attestations:
+        cfg = dataclasses.replace(cfg, attestation_signing={**cfg.attestation_signing, "required": True})
+        require_attestations = True
     from . import cache
     from .runner import audit as run_audit  # here: `readiness --help` needs none of the engine
 
@@ -169,7 +188,12 @@ def audit(
         click.echo(to_stdout, nl=False)
     if store_url:
         record_audit(report.to_json(gate), store_url)
-    return EXIT_OK if gate.passed else EXIT_GATE
+    drifted = len(report.drift.drifts) if report.drift else 0
+    if fail_on_drift and drifted:
+        click.echo(
+            f"readiness: {drifted} items claimed done in the repository's documents fail (--fail-on-drift)", err=True
+        )
+    return EXIT_OK if gate.passed and not (fail_on_drift and drifted) else EXIT_GATE
 
 
 def _catalogue() -> dict:
@@ -321,6 +345,9 @@ def deployments(path: Path, fmt: str, config_path: Path | None) -> int:
 
 
 cli.add_command(attest_command)
+cli.add_command(sign_command)
+cli.add_command(verify_command)
+cli.add_command(keygen_command)
 cli.add_command(secrets_cmd)
 cli.add_command(store_group)
 cli.add_command(fleet_group)
@@ -374,6 +401,7 @@ def main(argv: list[str] | None = None) -> int:
         ProbeLoadError,
         outputs.FormatError,
         environment.ForeignDependency,
+        dsse.SigningError,
     ) as exc:
         click.echo(f"readiness: {exc}", err=True)
         return EXIT_USAGE

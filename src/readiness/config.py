@@ -62,9 +62,11 @@ class Config:
     non_production: tuple[str, ...] = DEFAULT_NON_PRODUCTION
     severity: dict[str, str] = field(default_factory=dict)
     attestations: str = DEFAULT_ATTESTATIONS
+    attestation_max_days: int | None = None  # caps every manual item's validity (the pack's own cap may be lower)
     probes: dict[str, dict[str, Any]] = field(default_factory=dict)
     live: dict[str, Any] = field(default_factory=dict)
     deployments: tuple[dict[str, Any], ...] = ()  # named or overridden deployments
+    attestation_signing: dict[str, Any] = field(default_factory=dict)  # {required, keys: {role: [PEM]}}
     source: str | None = None  # the file it came from, if any
 
     def probe_settings(self, probe: str) -> dict[str, Any]:
@@ -184,9 +186,11 @@ def load(root: Path, explicit: Path | None = None) -> Config:
         non_production=tuple(scope.get("non_production", DEFAULT_NON_PRODUCTION)),
         severity=dict(data.get("severity", {})),
         attestations=data.get("attestations", DEFAULT_ATTESTATIONS),
+        attestation_max_days=data.get("attestation_max_days"),
         probes=dict(data.get("probes", {})),
         live=dict(data.get("live", {})),
         deployments=tuple(data.get("deployments", ())),
+        attestation_signing=dict(data.get("attestation_signing", {})),
         source=str(path),
     )
 

@@ -15,6 +15,7 @@ from typing import Any
 from .attestations import AttestationFile
 from .deployment import DeploymentMap
 from .discovery import Discovery
+from .drift import DriftReport
 from .evaluate import CheckResult, gate_failures
 from .inventory import Inventory
 from .model import ItemVerdict, Observation, Severity, VerdictStatus
@@ -71,6 +72,8 @@ class AuditReport:
     gaps: list[Gap] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     deployments: DeploymentMap | None = None
+    attestation_signing: dict[str, Any] | None = None  # {required, keys: {role: [keyid]}}
+    drift: DriftReport | None = None  # the repository's own checklists against the verdicts
 
     def gate(self, threshold: Severity | None, require_attestations: bool) -> Gate:
         return Gate(
@@ -182,11 +185,13 @@ class AuditReport:
             "attestations": {
                 "file": self.attestations.path if self.attestations else None,
                 "problem": self.attestations.problem if self.attestations else None,
+                "signing": self.attestation_signing,
                 "entries": [
                     a.to_json() | {"problem": a.problem}
                     for a in (self.attestations.entries if self.attestations else [])
                 ],
             },
+            "drift": self.drift.to_json() if self.drift else None,
             "summary": self.summary(),
             "gate": gate.to_json(),
         }

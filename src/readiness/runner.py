@@ -6,8 +6,9 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
-from . import __version__
+from . import __version__, attestation_signing
 from . import attestations as attestations_mod
+from . import drift as drift_mod
 from .classify import Classification
 from .config import Config, ConfigError, validate
 from .deployment import DeploymentMap
@@ -17,7 +18,7 @@ from .discovery import Discovery, discover
 from .evaluate import evaluate
 from .inventory import Inventory
 from .model import Artifact, Observation, Status, Subject
-from .policy import builtin_pack_names, load_packs, planned_checks
+from .policy import builtin_pack_names, load_packs, planned_checks, with_max_validity
 from .probe import Files, Gap, Probe, ProbeContext, load_probes
 from .report import AuditReport, ProbeRun
 
@@ -130,7 +131,7 @@ def audit(
     """Run every installed probe over ``root`` and evaluate the chosen packs."""
     started = now()
     say = progress or (lambda _msg: None)
-    packs = load_packs(policies or list(config.policies))
+    packs = with_max_validity(load_packs(policies or list(config.policies)), config.attestation_max_days)
     known_items = {i.id for p in packs for i in p.items}
     unknown_overrides = sorted(set(config.severity) - known_items)
     if unknown_overrides:
@@ -146,7 +147,13 @@ def audit(
     found = discover(root, config)
     # before the probes run: an attestation that can never count is the user's mistake to fix first
     atts = attestations_mod.load(found.root, config.attestations)
-    attestations_mod.check_items(atts, packs, load_packs(builtin_pack_names()))
+    builtin = load_packs(builtin_pack_names())
+    attestations_mod.check_items(atts, packs, builtin)
+    role_keys = attestation_signing.load_keys(found.root, config)
+    notes = []
+    if role_keys.required and not role_keys.keys:
+        notes.append("signed attestations are required but attestation_signing.keys lists no key: none can count")
+    atts = attestation_signing.apply(atts, {i.id: i for p in [*builtin, *packs] for i in p.items}, role_keys)
     files = Files(found.root)
     say("finding the deployments the repository ships")
     deployments = build_deployments(found, config, files, deployment)
@@ -166,7 +173,6 @@ def audit(
     say("evaluating policies")
     offered = {c.id for cls in probe_classes for c in cls.checks}
     observations.sort(key=Observation.sort_key)
-    finished = now()
     verdicts, results = evaluate(
         packs,
         observations,
@@ -177,6 +183,9 @@ def audit(
         started.date(),
         frozenset(c for cls in probe_classes for c in cls.existential_checks),
     )
+    say("comparing the repository's own checklists with the verdicts")
+    drift = drift_mod.find(found, files, packs, verdicts)  # after the verdicts, never changing them
+    finished = now()
     return AuditReport(
         tool_version=__version__,
         started=started,
@@ -190,6 +199,9 @@ def audit(
         verdicts=verdicts,
         check_results=results,
         attestations=atts,
+        attestation_signing=attestation_signing.summary(role_keys),
+        drift=drift,
+        notes=notes,
         config_source=config.source,
         deployments=deployments,
         gaps=sorted(gaps, key=lambda g: (g.probe, g.subject.path or "", g.subject.line or 0, g.reason)),

@@ -159,6 +159,22 @@ def _filters(report: AuditReport) -> str:
     )
 
 
+def _drift(report: AuditReport) -> str:
+    if not report.drift or not report.drift.drifts:
+        return ""
+    rows = "".join(
+        f"<tr><td><code>{_e(d.claim.path)}:{d.claim.line}</code></td><td>{_e(d.claim.text)}</td>"
+        f"<td>{'section ' if d.scope == 'section' else ''}{_e(d.matched)} ({d.score:.0f})</td>"
+        f'<td>{_e(d.status.value)} <a href="#{_e(d.item_id)}">{_e(d.item_id)}</a>: {_e(d.reason)}</td></tr>'
+        for d in report.drift.drifts
+    )
+    return (
+        f'<section id="drift"><h2>Checklist drift: {len(report.drift.drifts)} items claimed done fail</h2>'
+        "<table><thead><tr><th>claimed in</th><th>claim</th><th>matched (score)</th><th>evidence</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></section>"
+    )
+
+
 def render(report: AuditReport, gate: Gate) -> str:
     d = report.discovery
     commit = f", commit <code>{_e(d.git.commit[:12])}</code>" if d.git and d.git.commit else ""
@@ -174,7 +190,7 @@ def render(report: AuditReport, gate: Gate) -> str:
         f'<header><h1>readiness audit</h1><p class="muted">{_e(d.root)}{commit}; readiness {_e(report.tool_version)}; '
         f"{_e(report.started.isoformat(timespec='seconds'))}</p>"
         f'<p id="gate" class="gate {"passed" if gate.passed else "failed"}">{_e(gate_text)}</p>{failing}'
-        f"{_summary(report)}</header>{_filters(report)}<main>"
+        f"{_summary(report)}{_drift(report)}</header>{_filters(report)}<main>"
         + "".join(_pack(report, p, by_id) for p in report.packs)
         + "</main>"
     )

@@ -17,6 +17,7 @@ from ..report import AuditReport, Gate
 from .base import RenderOptions, Reporter
 from .findings import STATUS_WORD, evidence, one_line
 
+MAX_DRIFT_ROWS = 30
 ORDER = (
     VerdictStatus.PASS,
     VerdictStatus.FAIL,
@@ -105,10 +106,30 @@ def _section(
     return ["<details>", f"<summary>{summary}</summary>", "", *body, "", "</details>", ""]
 
 
+def _drift(report: AuditReport) -> list[str]:
+    """What the repository's own documents claim done and the evidence fails: one collapsed block."""
+    assert report.drift is not None
+    drifts = report.drift.drifts
+    lines = ["", "<details>", f"<summary>⚠️ Checklist drift: {len(drifts)} items claimed done fail</summary>", ""]
+    lines += ["| claimed in | claim | matched (score) | evidence |", "|---|---|---|---|"]
+    for d in drifts[:MAX_DRIFT_ROWS]:
+        matched = f"section {d.matched}" if d.scope == "section" else d.matched
+        lines.append(
+            f"| {_code(f'{d.claim.path}:{d.claim.line}')} | {_md(one_line(d.claim.text, 100))} "
+            f"| {_md(matched)} ({d.score:.0f}) | **{STATUS_WORD[d.status]}** {_code(d.item_id)}: "
+            f"{_md(one_line(d.reason, 120))} |"
+        )
+    if len(drifts) > MAX_DRIFT_ROWS:
+        lines.append(f"\n_and {len(drifts) - MAX_DRIFT_ROWS} more (`--format json`)._")
+    return [*lines, "", "</details>", ""]
+
+
 def render(report: AuditReport, gate: Gate, max_lines: int | None = None) -> str:
     by_id = {v.item_id: v for v in report.verdicts}
     for compact in (False, True):
         blocks = [_header(report, gate)]
+        if report.drift and report.drift.drifts:
+            blocks.append(_drift(report))
         for pack in report.packs:
             blocks.append(["", f"### {_md(pack.title)}", ""])
             blocks += [_section(report, pack, s.id, by_id, compact) for s in pack.sections]

@@ -11,6 +11,7 @@ from collections import Counter
 
 import click
 
+from ..drift import lines as drift_lines
 from ..model import ItemVerdict, VerdictStatus
 from ..report import AuditReport, Gate
 from .base import RenderOptions, Reporter
@@ -26,6 +27,7 @@ MARK = {
 }
 MAX_EVIDENCE_LINES = 6
 MAX_IDS = 8
+MAX_DRIFT_LINES = 20
 
 
 def _style(text: str, fg: str | None, color: bool, bold: bool = False) -> str:
@@ -132,6 +134,11 @@ def render(report: AuditReport, gate: Gate, color: bool = False, quiet: bool = F
     if rejected:
         out += ["", _style("Attestations that do not count:", "yellow", color, bold=True)]
         out += [f"  {line}" for line in rejected]
+
+    if report.drift and report.drift.drifts:
+        title = f"Checklist drift ({len(report.drift.drifts)} items the repository's documents claim done fail):"
+        out += ["", _style(title, "yellow", color, bold=True)]
+        out += [f"  {escape(line)}" for line in drift_lines(report.drift, MAX_DRIFT_LINES)]
 
     out += ["", gate_line]
     return "\n".join(out) + "\n"
