@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import __version__
 from . import attestations as attestations_mod
+from . import waivers as waivers_mod
 from .classify import Classification
 from .config import Config, ConfigError, validate
 from .deployment import DeploymentMap
@@ -146,7 +147,12 @@ def audit(
     found = discover(root, config)
     # before the probes run: an attestation that can never count is the user's mistake to fix first
     atts = attestations_mod.load(found.root, config.attestations)
-    attestations_mod.check_items(atts, packs, load_packs(builtin_pack_names()))
+    known_packs = load_packs(builtin_pack_names())
+    attestations_mod.check_items(atts, packs, known_packs)
+    offered = {c.id for cls in probe_classes for c in cls.checks}
+    known_items = {i.id for p in [*packs, *known_packs] for i in p.items}
+    known_checks = offered | set(planned_checks())
+    accepted = waivers_mod.load(found.root, config, known_checks, known_items, started.date())
     files = Files(found.root)
     say("finding the deployments the repository ships")
     deployments = build_deployments(found, config, files, deployment)
@@ -164,8 +170,9 @@ def audit(
         runs.append(run)
 
     say("evaluating policies")
-    offered = {c.id for cls in probe_classes for c in cls.checks}
     observations.sort(key=Observation.sort_key)
+    accepted.scan_inline(found.root, files.digests, config.max_file_size, known_checks)
+    observations = accepted.apply(observations)
     finished = now()
     verdicts, results = evaluate(
         packs,
@@ -176,6 +183,7 @@ def audit(
         config.severity,
         started.date(),
         frozenset(c for cls in probe_classes for c in cls.existential_checks),
+        accepted.item_hook(observations),
     )
     return AuditReport(
         tool_version=__version__,
@@ -192,5 +200,6 @@ def audit(
         attestations=atts,
         config_source=config.source,
         deployments=deployments,
+        waivers=accepted,
         gaps=sorted(gaps, key=lambda g: (g.probe, g.subject.path or "", g.subject.line or 0, g.reason)),
     )
