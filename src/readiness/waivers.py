@@ -244,7 +244,7 @@ def _where_matches(w: Waiver, o: Observation) -> bool:
 def _spec(glob: str) -> Any:
     import pathspec  # here: only audits with path waivers need it
 
-    return pathspec.PathSpec.from_lines("gitwildmatch", [glob])
+    return pathspec.GitIgnoreSpec.from_lines([glob])
 
 
 def _matches(w: Waiver, o: Observation) -> bool:
@@ -290,6 +290,8 @@ def load(
         data = safe_load.load_yaml(raw, safe_load.CONFIG_LIMITS)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"{rel}: {safe_load.describe_error(exc)}") from None
+    except ValueError as exc:  # a scalar YAML reads as a date but no calendar has (2026-02-30)
+        raise ConfigError(f"{rel}: not a date: {exc}") from None
     entries = data.get("waivers") if isinstance(data, dict) else None
     lines = [entries.item_line(i) for i in range(len(entries))] if isinstance(entries, LineList) else []
     plain = _plain(data)
