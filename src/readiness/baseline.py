@@ -169,7 +169,9 @@ def _last_line(done: subprocess.CompletedProcess) -> str:
     return ((done.stderr or "").strip().splitlines() or [f"exit code {done.returncode}"])[-1][:200]
 
 
-def audit_base(root: Path, ref: str, run: Callable[[Path], AuditReport]) -> Prior:
+def audit_base(
+    root: Path, ref: str, run: Callable[[Path], AuditReport], say: Callable[[str], None] = lambda _msg: None
+) -> Prior:
     """Audit the merge base of HEAD and ``ref`` in a temporary worktree (removed whatever happens)."""
     top = _git(root, "rev-parse", "--show-toplevel")
     if top.returncode != 0:
@@ -186,6 +188,7 @@ def audit_base(root: Path, ref: str, run: Callable[[Path], AuditReport]) -> Prio
         if added.returncode != 0:
             raise BaselineError(f"--base {ref}: cannot check out {commit[:12]} ({_last_line(added)})")
         sub = root.resolve().relative_to(toplevel.resolve())
+        say(f"auditing {commit[:12]}, the merge base of HEAD and {ref}, in a temporary worktree")
         report = run(tree / sub)
     finally:
         _git(toplevel, "worktree", "remove", "--force", str(tree))

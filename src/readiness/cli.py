@@ -175,8 +175,8 @@ def audit(
     packs = list(policies) or None
     prior = baseline.load(baseline_file) if baseline_file else None
     if base_ref:
-        click.echo(f"readiness: auditing the merge base of HEAD and {base_ref} first", err=True)
-        prior = baseline.audit_base(path, base_ref, lambda p: run_audit(p, cfg, packs, deployment=deployment))
+        base_audit = lambda p: run_audit(p, cfg, packs, deployment=deployment)  # noqa: E731
+        prior = baseline.audit_base(path, base_ref, base_audit, lambda msg: click.echo(f"readiness: {msg}", err=True))
     shown = progress_mod.for_stream(sys.stderr, len(load_probes()))
     report = run_audit(path, cfg, packs, progress=shown, deployment=deployment)
     if shown:
