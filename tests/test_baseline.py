@@ -206,3 +206,15 @@ def test_baseline_requests_that_cannot_be_met_are_exit_2(repo, capsys, args, sai
 def test_base_outside_git_is_exit_2(tmp_path, capsys):
     code, _, err = run(capsys, tmp_path, "--base", "main")
     assert code == 2 and err.strip() == f"readiness: --base main: {tmp_path} is not in a git repository"
+
+
+def test_base_of_a_folder_the_merge_base_lacks_makes_every_finding_new(repo, capsys):
+    git(repo, "checkout", "-qb", "feature")
+    (repo / "svc").mkdir()
+    (repo / "svc/docker-compose.yml").write_text(BEFORE)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "a new service folder")
+    code, out, _ = run(capsys, repo / "svc", "--base", "main", "--format", "json")
+    b = json.loads(out)["baseline"]
+    assert b["source"] == "merge base of HEAD and main (no svc there)" and not b["fixed"] and not b["unchanged"]
+    assert finding(b["new"], "compose.not_privileged", "web") and code == 1

@@ -187,9 +187,11 @@ def audit_base(
         added = _git(toplevel, "worktree", "add", "--detach", "--quiet", str(tree), commit)
         if added.returncode != 0:
             raise BaselineError(f"--base {ref}: cannot check out {commit[:12]} ({_last_line(added)})")
-        sub = root.resolve().relative_to(toplevel.resolve())
+        sub = tree / root.resolve().relative_to(toplevel.resolve())
+        if not sub.is_dir():  # the audited folder is new since the merge base: everything in it is new
+            return Prior(f"merge base of HEAD and {ref} (no {sub.relative_to(tree)} there)", commit, [])
         say(f"auditing {commit[:12]}, the merge base of HEAD and {ref}, in a temporary worktree")
-        report = run(tree / sub)
+        report = run(sub)
     finally:
         _git(toplevel, "worktree", "remove", "--force", str(tree))
         shutil.rmtree(tmp, ignore_errors=True)

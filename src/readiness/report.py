@@ -85,8 +85,9 @@ class AuditReport:
         if new_only:
             if self.baseline is None:
                 raise ValueError("--fail-on-new needs a baseline")
-            regressed = self.baseline.items_with_new()
-            failures = [v for v in failures if v.status is not VerdictStatus.FAIL or v.item_id in regressed]
+            new = self.baseline.items_with_new()
+            # errored and unattested items still count: the baseline cannot vouch for what was not decided
+            failures = [v for v in failures if v.item_id in new or v.errored or v.status is not VerdictStatus.FAIL]
         return Gate(threshold, require_attestations, tuple(failures), new_only)
 
     def item(self, item_id: str):

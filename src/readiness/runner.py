@@ -171,7 +171,7 @@ def audit(
 
     say("evaluating policies")
     observations.sort(key=Observation.sort_key)
-    accepted.scan_inline(found.root, files.digests, config.max_file_size, known_checks)
+    accepted.scan_inline(found.root, files.marked, config.max_file_size, known_checks)
     observations = accepted.apply(observations)
     finished = now()
     verdicts, results = evaluate(

@@ -32,9 +32,10 @@ import yaml
 from . import safe_load
 from .config import Config, ConfigError, validate
 from .model import ItemVerdict, Observation, Status, VerdictStatus
+from .probe import WAIVER_MARK
 from .yaml_lines import LineList
 
-MARKER = "readiness:ignore="
+MARKER = WAIVER_MARK.decode()  # Files notes which files hold it as the probes read them
 _IDS = r"(?P<ids>[A-Za-z0-9_][A-Za-z0-9_.\-]*(?:,[A-Za-z0-9_][A-Za-z0-9_.\-]*)*)"
 INLINE = re.compile(r"(?:#|//|--|<!--)\s*" + re.escape(MARKER) + _IDS + r"(?P<rest>.*)$")
 MARKDOWN_INLINE = re.compile(r"<!--\s*" + re.escape(MARKER) + _IDS + r"(?P<rest>.*?)-->")
@@ -185,7 +186,7 @@ class Waivers:
         return waive
 
     def scan_inline(self, root: Path, paths: Iterable[str], max_bytes: int, known_checks: set[str]) -> None:
-        """Add the inline waivers written in ``paths`` (the files the probes read)."""
+        """Add the inline waivers written in ``paths`` (the files the probes read that hold the marker)."""
         marker = MARKER.encode()
         for rel in sorted(set(paths)):
             try:

@@ -37,7 +37,7 @@ code{font:13px ui-monospace,Menlo,Consolas,monospace;background:#f2f4f7;padding:
 .gate{padding:.5rem .7rem;border-radius:6px;font-weight:600}
 .gate.passed{background:#e6f6ea;color:#145c2b}.gate.failed{background:#fdecec;color:#8a1c1c}
 table{border-collapse:collapse;margin:.5rem 0;width:100%}
-th,td{border:1px solid #d7dbe0;padding:.2rem .25rem;text-align:right;overflow-wrap:normal;font-size:13px}
+th,td{border:1px solid #d7dbe0;padding:.2rem .2rem;text-align:right;overflow-wrap:normal;font-size:12px}
 th:first-child,td:first-child{text-align:left}
 fieldset{border:1px solid #d7dbe0;border-radius:6px;margin:.4rem 0;padding:.3rem .6rem}
 fieldset label{display:inline-block;margin:.15rem .7rem .15rem 0;white-space:nowrap}
@@ -49,7 +49,7 @@ font-weight:700;text-transform:uppercase}
 .pass{background:#e6f6ea;color:#145c2b}.fail{background:#fdecec;color:#8a1c1c}
 .unknown{background:#fff5d6;color:#6b4e00}.manual{background:#e5f1fb;color:#0b4a78}
 .not_applicable{background:#f0f1f3;color:#4a525c}.waived{background:#f3e8fb;color:#5b2a86}
-.problems{border-left:4px solid #8a1c1c;padding:.2rem .6rem}
+.scroll{overflow-x:auto}.problems{border-left:4px solid #8a1c1c;padding:.2rem .6rem}
 .sev{font-size:12px;color:#4a525c}
 .detail{margin:.3rem 0 .5rem 1rem}
 .detail ul{padding-left:1.1rem;margin:.2rem 0}
@@ -143,7 +143,9 @@ def _summary(report: AuditReport) -> str:
     for pack in report.packs:
         counts = Counter(v.status for v in report.verdicts if v.pack == pack.name)
         rows.append(f"<tr><td>{_e(pack.title)}</td>" + "".join(f"<td>{counts[s]}</td>" for s in ORDER) + "</tr>")
-    return f"<table><thead><tr><th>pack</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    # its own scroll box: a status column more must not widen a phone's whole page
+    table = f"<table><thead><tr><th>pack</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return f'<div class="scroll">{table}</div>'
 
 
 def _filters(report: AuditReport) -> str:
