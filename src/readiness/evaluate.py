@@ -175,7 +175,8 @@ def _rollup(pack: Pack, item: Item, severity: Severity, done: dict[str, ItemVerd
         reason = f"{len(open_)} of {len(covered)} items are not decided yet (unknown or awaiting attestation)"
     elif waived:
         status = VerdictStatus.WAIVED
-        reason = f"{len(waived)} of {len(covered)} items fail under a waiver: {', '.join(waived[:5])}; the rest pass"
+        reason = f"{len(waived)} of {len(covered)} items fail under a waiver: {', '.join(waived[:5])}"
+        reason += "; the rest pass or do not apply"
     else:
         status, reason = VerdictStatus.PASS, f"all {len(covered)} items pass or do not apply"
     return ItemVerdict(pack.name, item.id, status, severity, reason)
