@@ -118,6 +118,16 @@ class _AuditCommand(click.Command):
     metavar="NAME",
     help="Audit only this deployment as production (names: `readiness deployments PATH`).",
 )
+@click.option(
+    "--baseline",
+    "baseline_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Compare with a previous JSON report (--format json=FILE): findings new, fixed, unchanged.",
+)
+@click.option("--base", "base_ref", metavar="REF", help="Compare with an audit of the merge base of HEAD and REF.")
+@click.option(
+    "--fail-on-new", is_flag=True, help="With --baseline or --base: gate only on new findings (and probe errors)."
+)
 @click.option("--store", "store_url", metavar="URL", help="Also record the run in this evidence store (see: store).")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the parse cache ($XDG_CACHE_HOME/readiness).")
 def audit(
@@ -134,6 +144,9 @@ def audit(
     fail_on_drift: bool,
     config_path: Path | None,
     deployment: str | None,
+    baseline_file: Path | None,
+    base_ref: str | None,
+    fail_on_new: bool,
     store_url: str | None,
     no_cache: bool,
     **probe_values: Any,
@@ -151,8 +164,13 @@ def audit(
       2  usage or configuration error (message on stderr)
       3  internal error: a bug in readiness (message on stderr)
     The report goes to stdout (or --output); progress and logs go to stderr.
+    Waivers (.readiness/waivers.yaml, inline readiness:ignore=CHECK): docs/waivers.md.
     """
     requested = outputs.parse(fmt, output)
+    if baseline_file and base_ref:
+        raise UsageProblem("--baseline and --base: give one")
+    if fail_on_new and not (baseline_file or base_ref):
+        raise UsageProblem("--fail-on-new needs --baseline FILE or --base REF")
     if not path.exists():
         raise UsageProblem(f"{path}: no such file or directory")
     if not path.is_dir():
@@ -169,16 +187,23 @@ def audit(
     if require_signed_attestations:
         cfg = dataclasses.replace(cfg, attestation_signing={**cfg.attestation_signing, "required": True})
         require_attestations = True
-    from . import cache
+    from . import baseline, cache
     from .runner import audit as run_audit  # here: `readiness --help` needs none of the engine
 
     cache.disable(no_cache)
+    packs = list(policies) or None
+    prior = baseline.load(baseline_file) if baseline_file else None
+    if base_ref:
+        base_audit = lambda p: run_audit(p, cfg, packs, deployment=deployment)  # noqa: E731
+        prior = baseline.audit_base(path, base_ref, base_audit, lambda msg: click.echo(f"readiness: {msg}", err=True))
     shown = progress_mod.for_stream(sys.stderr, len(load_probes()))
-    report = run_audit(path, cfg, list(policies) or None, progress=shown, deployment=deployment)
+    report = run_audit(path, cfg, packs, progress=shown, deployment=deployment)
     if shown:
         shown.close()
+    if prior:
+        report.baseline = baseline.compare(report, prior)
     threshold = None if fail_on == "none" else Severity(fail_on)
-    gate = report.gate(threshold, require_attestations)
+    gate = report.gate(threshold, require_attestations, new_only=fail_on_new)
     to_stdout, written = outputs.write(
         requested, report, gate, color=color, quiet=quiet, max_lines=max_lines, stdout_is_tty=sys.stdout.isatty()
     )

@@ -21,6 +21,8 @@ CONFIG_FILE = ".readiness.yaml"
 DEFAULT_POLICIES = ("production-deployment", "devops-deployment")
 DEFAULT_MAX_FILE_SIZE = 2 * 1024 * 1024
 DEFAULT_ATTESTATIONS = ".readiness/attestations.yaml"
+DEFAULT_WAIVERS = ".readiness/waivers.yaml"
+DEFAULT_WAIVER_MAX_DAYS = 365
 
 # Files that describe how to develop or test, not how production runs. Their
 # findings are still reported, but they never decide a production item.
@@ -67,6 +69,8 @@ class Config:
     live: dict[str, Any] = field(default_factory=dict)
     deployments: tuple[dict[str, Any], ...] = ()  # named or overridden deployments
     attestation_signing: dict[str, Any] = field(default_factory=dict)  # {required, keys: {role: [PEM]}}
+    waivers_file: str = DEFAULT_WAIVERS
+    waiver_max_days: int = DEFAULT_WAIVER_MAX_DAYS
     source: str | None = None  # the file it came from, if any
 
     def probe_settings(self, probe: str) -> dict[str, Any]:
@@ -191,6 +195,8 @@ def load(root: Path, explicit: Path | None = None) -> Config:
         live=dict(data.get("live", {})),
         deployments=tuple(data.get("deployments", ())),
         attestation_signing=dict(data.get("attestation_signing", {})),
+        waivers_file=data.get("waivers", {}).get("file", DEFAULT_WAIVERS),
+        waiver_max_days=data.get("waivers", {}).get("max_days", DEFAULT_WAIVER_MAX_DAYS),
         source=str(path),
     )
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from . import __version__, attestation_signing
 from . import attestations as attestations_mod
 from . import drift as drift_mod
+from . import waivers as waivers_mod
 from .classify import Classification
 from .config import Config, ConfigError, validate
 from .deployment import DeploymentMap
@@ -154,6 +155,10 @@ def audit(
     if role_keys.required and not role_keys.keys:
         notes.append("signed attestations are required but attestation_signing.keys lists no key: none can count")
     atts = attestation_signing.apply(atts, {i.id: i for p in [*builtin, *packs] for i in p.items}, role_keys)
+    offered = {c.id for cls in probe_classes for c in cls.checks}
+    known_items = {i.id for p in [*packs, *builtin] for i in p.items}
+    known_checks = offered | set(planned_checks())
+    accepted = waivers_mod.load(found.root, config, known_checks, known_items, started.date())
     files = Files(found.root)
     say("finding the deployments the repository ships")
     deployments = build_deployments(found, config, files, deployment)
@@ -171,8 +176,9 @@ def audit(
         runs.append(run)
 
     say("evaluating policies")
-    offered = {c.id for cls in probe_classes for c in cls.checks}
     observations.sort(key=Observation.sort_key)
+    accepted.scan_inline(found.root, files.marked, config.max_file_size, known_checks)
+    observations = accepted.apply(observations)
     verdicts, results = evaluate(
         packs,
         observations,
@@ -182,6 +188,7 @@ def audit(
         config.severity,
         started.date(),
         frozenset(c for cls in probe_classes for c in cls.existential_checks),
+        accepted.item_hook(observations),
     )
     say("comparing the repository's own checklists with the verdicts")
     drift = drift_mod.find(found, files, packs, verdicts)  # after the verdicts, never changing them
@@ -204,5 +211,6 @@ def audit(
         notes=notes,
         config_source=config.source,
         deployments=deployments,
+        waivers=accepted,
         gaps=sorted(gaps, key=lambda g: (g.probe, g.subject.path or "", g.subject.line or 0, g.reason)),
     )
