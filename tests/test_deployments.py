@@ -275,3 +275,17 @@ def test_a_kustomize_component_nothing_enables_is_not_deployed(tmp_path):
     assert dmap.scope["kustomize/components/used/patch.yaml"].production  # the production root enables it
     assert not dmap.scope["kustomize/components/unused/extra.yaml"].production
     assert envs(dmap)["kustomize-component:kustomize/components/unused"] == "example"
+
+
+def test_a_shared_terraform_root_serves_production_too(tmp_path):
+    """terraform-example-foundation keeps org policies, hub networks and log sinks in envs/shared/, beside
+    envs/development/ and envs/production/: the shared estate is part of what production stands on."""
+    for env in ("development", "production", "shared"):
+        (tmp_path / "net" / "envs" / env).mkdir(parents=True)
+        (tmp_path / "net" / "envs" / env / "main.tf").write_text('resource "google_compute_network" "n" {}\n')
+    got = envs(deployments_of(tmp_path))
+    assert got == {
+        "terraform:net/envs/development": "development",
+        "terraform:net/envs/production": "production",
+        "terraform:net/envs/shared": "production",
+    }

@@ -36,16 +36,27 @@ def _readable(found: Discovery) -> Iterable[Artifact]:
     return (a for a in found.artifacts if a.skipped is None and a.vcs is not VcsState.IGNORED)
 
 
+# `envs/shared`, `global/`: the estate every environment stands on (org policies, hub networks, log sinks).
+SHARED = frozenset({"shared", "common", "global"})
+
+
+def _shared(where: str) -> bool:
+    return any(token in SHARED for token in re.split(r"[._-]", posixpath.basename(where.rstrip("/")).lower()))
+
+
 def _decide(found: list[tuple[str, tuple[str, ...], tuple[str, ...], str]], kind: str) -> list[Deployment]:
     """Deployments from (name, files, uses, folder-or-file whose name says the environment)."""
-    named = [(n, f, u, path_environment(w)) for n, f, u, w in found]
+    named = [(n, f, u, w, path_environment(w)) for n, f, u, w in found]
     any_prod = any(e.environment is Environment.PRODUCTION for *_, e in named)
     out = []
-    for name, files, uses, env in named:
+    for name, files, uses, where, env in named:
         reasons = [env.reason]
         environment, assumed = env.environment, False
         if environment is Environment.UNNAMED:
-            if any_prod:
+            if any_prod and _shared(where):
+                environment = Environment.PRODUCTION
+                reasons.append(f"{posixpath.basename(where)}/ serves every environment, production included")
+            elif any_prod:
                 reasons.append(f"another {kind} deployment is named production")
             else:
                 environment, assumed = Environment.PRODUCTION, True
