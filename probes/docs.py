@@ -61,6 +61,7 @@ RATIONALES = {
     "monitoring_guide": "Dashboards and alerts nobody knows how to read do not shorten an incident.",
     "troubleshooting": "Known failure modes written down are fixed in minutes instead of rediscovered.",
     "runbooks": "An alert without a runbook leaves the person paged at night to improvise.",
+    "upgrade_procedure": "An upgrade improvised on the production host loses data; written steps make it routine.",
     "incident_response": "Without agreed severities and roles, incidents stall on who decides and who talks to users.",
     "oncall": "An alert nobody is obliged to answer, with no escalation, is an alert nobody answers.",
     "disaster_recovery": "A recovery plan written during the disaster is written too late; an old one no longer fits.",
@@ -114,6 +115,12 @@ TOPICS = (
         "troubleshooting", "A troubleshooting guide exists", r"troubleshoot|common (issues|problems|errors)|\bfaq\b"
     ),
     _topic("runbooks", "Runbooks for common issues and alerts exist", r"runbook|playbook|^runbooks?/", has_steps),
+    _topic(
+        "upgrade_procedure",
+        "Upgrade and rollback procedures are written down step by step",
+        r"upgrad(e|ing)|roll ?back|updating\b",
+        has_steps,
+    ),
     _topic(
         "incident_response",
         "Incident response procedures (severity levels, roles, communication) are documented",
@@ -284,6 +291,7 @@ class DocsProbe(Probe):
             "docs.monitoring_guide",
             "docs.troubleshooting",
             "docs.runbooks",
+            "docs.upgrade_procedure",
             "docs.incident_response",
             "docs.oncall",
             "docs.disaster_recovery",

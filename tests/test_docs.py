@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from conftest import REPO
+from conftest import REPO, audit_json
 from readiness.probes.docs import CHECKS, DocsProbe
 
 from readiness import runner
@@ -60,7 +60,7 @@ def test_complete_docs_pass_every_check_naming_the_section(tmp_path):
     failing = {c: (o.status, o.message) for c, o in obs.items() if o.status is not Status.PASS}
     assert failing == {}
     rto = obs["docs.rto_rpo"]
-    assert (rto.subject.path, rto.subject.line) == ("docs/operations.md", 55)
+    assert (rto.subject.path, rto.subject.line) == ("docs/operations.md", 64)
     assert obs["docs.runbooks"].subject.path == "runbooks/high-error-rate.md"
     assert obs["docs.changelog"].facts == {} and "1.8.2" in obs["docs.changelog"].message
     assert obs["docs.architecture_diagram"].subject.path == "docs/architecture-overview.svg"
@@ -140,3 +140,22 @@ def test_diagrams_by_content_and_the_freshest_one_decides(tmp_path):
     commit(root, 5)
     arch = observe(root)["docs.architecture_diagram"]
     assert arch.status is Status.PASS and arch.subject.path == "resources/stack.xml", arch
+
+
+def test_a_step_by_step_upgrade_procedure_is_a_deployment_runbook(tmp_path):
+    """plausible's README walks through installing and upgrading, step by step: the deployment procedures an
+    operator follows. An alert runbook it is not, so docs.runbooks stays as it was."""
+    (tmp_path / "README.md").write_text(
+        "# App\n\n## Install\n\n1. Clone the repository.\n2. Create the `.env` file.\n3. Run:\n\n"
+        "```\ndocker compose up -d\n```\n\nThe stack listens on port 80 behind the proxy; see the configuration "
+        "section for every variable the services read, and the backup section before you store data.\n\n"
+        "## Upgrade\n\n1. Read the release notes.\n2. Back up the database:\n\n"
+        "```\ndocker compose exec db pg_dumpall > dump.sql\n```\n\n"
+        "3. Pull the new images and restart:\n\n```\ndocker compose pull && docker compose up -d\n```\n\n"
+        "To roll back, restore the dump and start the previous tag; migrations are only applied forward.\n"
+    )
+    _, report = audit_json(tmp_path, "--fail-on", "none")
+    item = next(i for i in report["items"] if i["id"] == "do.docs.deployment-runbooks")
+    assert item["status"] == "pass"
+    runbooks = [o for o in report["observations"] if o["check"] == "docs.runbooks"]
+    assert runbooks and all(o["status"] != "pass" for o in runbooks)
