@@ -63,6 +63,7 @@ from .ci_pipelines import (
     Job,
     Step,
     _steps,
+    cloudbuild_jobs,
     generic_jobs,
     github_jobs,
     gitlab_jobs,
@@ -80,6 +81,7 @@ CLAIMS = (
     Claim((".gitlab-ci.yml", ".gitlab/**/*.yml", ".gitlab/**/*.yaml", "ci/*.yml", "ci/*.yaml")),
     Claim((".circleci/config.yml", "azure-pipelines.yml", "azure-pipelines/*.yml", "bitbucket-pipelines.yml")),
     Claim(("Jenkinsfile", "*.Jenkinsfile", "jenkins/*.groovy")),
+    Claim(("cloudbuild*.yaml", "cloudbuild*.yml", "*.cloudbuild.yaml", "*.cloudbuild.yml")),
     Claim((".github/dependabot.yml", ".github/dependabot.yaml", "renovate.json", "renovate.json5")),
     Claim((".renovaterc", ".renovaterc.json", ".github/renovate.json", "package.json")),
     Claim(("policy/*.rego", "policies/*.rego", "**/*.rego")),
@@ -136,7 +138,9 @@ class CiProbe(Probe):
                     ctx.emitted.extend(ctx.errors(where, str(exc), art.production, universal))
         follower = Follower(lambda path: _read_repository_file(ctx, path))
         for job in found.jobs:
-            job.steps = [Step(f"{s.text}\n{follower.expand(s.text)}".rstrip(), s.line) for s in job.steps]
+            # a script not found from the root may sit beside the pipeline file (build/cloudbuild.yaml: ./wrapper.sh)
+            here = posixpath.dirname(job.path)
+            job.steps = [Step(f"{s.text}\n{follower.expand(s.text, folder=here)}".rstrip(), s.line) for s in job.steps]
         yield from self._judge(ctx, found)
 
     def _read(self, ctx: ProbeContext, art: Artifact, found: Found) -> None:
@@ -199,6 +203,9 @@ class CiProbe(Probe):
         elif name.startswith("azure-pipelines") or path.startswith("azure-pipelines/"):
             found.files.append(path)
             found.jobs += generic_jobs("Azure Pipelines", path, doc)
+        elif name.startswith("cloudbuild") or ".cloudbuild." in name:
+            found.files.append(path)
+            found.jobs += cloudbuild_jobs(path, doc)
         elif name == "bitbucket-pipelines.yml":
             found.files.append(path)
             found.jobs += generic_jobs("Bitbucket Pipelines", path, doc)

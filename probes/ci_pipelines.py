@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -175,6 +176,20 @@ def generic_jobs(system: str, path: str, doc: Any) -> list[Job]:
             for i, v in enumerate(section)
         ]
     return [Job(system, "pipeline", path, 1, [Step(_text(doc), 1)])]
+
+
+def cloudbuild_jobs(path: str, doc: Any) -> list[Job]:
+    """A Cloud Build config: one job, one step per build step (its builder image, entrypoint and args)."""
+    if not isinstance(doc, dict) or not isinstance(doc.get("steps"), list):
+        return []
+    job = Job("Cloud Build", posixpath.basename(path), path, doc.key_line("steps"))
+    steps = doc["steps"]
+    for i, step in enumerate(steps):
+        if isinstance(step, dict):
+            text = "\n".join(_text(step.get(k)) for k in ("id", "name", "entrypoint", "args", "script") if step.get(k))
+            job.steps.append(Step(text, steps.item_line(i)))
+    job.timeout = doc.get("timeout")
+    return [job]
 
 
 JENKINS_STAGE = re.compile(r"stage\s*\(\s*['\"]([^'\"]+)['\"]\s*\)")

@@ -259,3 +259,18 @@ def test_a_matrix_value_without_push_pushes_nothing(tmp_path):
         "        build_cmd: [./build.sh]\n    steps:\n      - run: ${{ matrix.build_cmd }} --no-cache\n"
     )
     assert statuses(observe(tmp_path))["ci.artifact_push"] == {Status.FAIL}
+
+
+def test_a_cloud_build_config_and_the_script_beside_it(tmp_path):
+    """terraform-example-foundation deploys from build/cloudbuild-tf-apply.yaml, whose steps run
+    ./tf-wrapper.sh apply from build/ (the config copies it there)."""
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "cloudbuild-tf-apply.yaml").write_text(
+        "timeout: 3600s\nsteps:\n- id: 'tf apply'\n  name: hashicorp/terraform:1.9\n  entrypoint: /bin/bash\n"
+        "  args: ['-c', './tf-wrapper.sh apply ${BRANCH_NAME}']\n"
+    )
+    (tmp_path / "build" / "tf-wrapper.sh").write_text("#!/bin/bash\nterraform init\nterraform apply -auto-approve\n")
+    obs = observe(tmp_path)
+    deploy = [o for o in obs if o.check == "ci.deploy_automated"]
+    assert [o.status for o in deploy] == [Status.PASS]
+    assert deploy[0].subject.path == "build/cloudbuild-tf-apply.yaml" and deploy[0].subject.line == 3
