@@ -184,7 +184,9 @@ class AppProbe(CodeChecks, Probe):
         if used:
             for lib, usage in used:
                 m = re.search(usage, code)
-                path = next((p for p, t in found.code.items() if re.search(usage, t)), None)
+                seen = [p for p, t in found.code.items() if re.search(usage, t)]
+                # the use in production code, not the first match (rateLimiter.test.ts before rateLimiter.ts)
+                path = next((p for p in seen if (a := ctx.artifact(p)) and a.production), seen[0] if seen else None)
                 line = _line(found.code[path], re.search(usage, found.code[path])) if path else None
                 yield ctx.observe(
                     check.id,

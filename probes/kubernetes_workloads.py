@@ -244,7 +244,8 @@ def judge_rollout(wl: Workload) -> Finding:
 
 
 def judge_role(obj: K8sObject) -> Finding:
-    """A Role or ClusterRole fails when a rule grants ``*`` verbs, resources, API groups or URLs."""
+    """A Role or ClusterRole fails when a rule grants ``*`` verbs, resources, API groups or URLs, or reads every
+    Secret of its scope."""
     check = RBAC_LEAST_PRIVILEGE.id
     if "aggregationRule" in obj.doc:
         msg = "aggregated ClusterRole: its rules are filled in by the cluster from other roles"
@@ -257,7 +258,18 @@ def judge_role(obj: K8sObject) -> Finding:
             line = rules.item_line(i) if isinstance(rules, yaml_lines.LineList) else obj.line
             msg = f"rule {i + 1} grants * in {', '.join(wild)}"
             return Finding(check, Status.FAIL, msg, line, facts={"wildcards": wild, "rule": i})
-    return Finding(check, Status.PASS, f"{len(rules)} rule(s), none with a * verb, resource or API group", obj.line)
+        reads = sorted(set(rule.get("verbs") or []) & {"get", "list", "watch"})
+        if "secrets" in (rule.get("resources") or []) and reads and not rule.get("resourceNames"):
+            # reading every Secret of the namespace is reading every credential in it: name the ones needed
+            line = rules.item_line(i) if isinstance(rules, yaml_lines.LineList) else obj.line
+            msg = f"rule {i + 1} lets it {'/'.join(reads)} every Secret in the namespace (no resourceNames)"
+            return Finding(check, Status.FAIL, msg, line, facts={"rule": i})
+    return Finding(
+        check,
+        Status.PASS,
+        f"{len(rules)} rule(s), none with a * verb, resource or API group, none reading every Secret",
+        obj.line,
+    )
 
 
 def judge_binding(obj: K8sObject) -> Finding:

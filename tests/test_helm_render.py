@@ -290,6 +290,29 @@ def test_values_the_chart_requires_make_it_unknown_not_an_error(tmp_path):
     assert report.deployments.helm["helm:app"].status == "incomplete"
 
 
+def test_a_secret_the_chart_requires_at_install_time_is_filled_with_a_placeholder(tmp_path):
+    """n8n's chart refuses its own defaults until secretRefs.env.N8N_ENCRYPTION_KEY is changed: the rest of
+    the defaults are what production runs, so they are rendered with a placeholder there, and the report says so."""
+    check = (
+        '{{- if eq .Values.auth.key "CHANGE_ME" }}'
+        '{{- fail "auth.key must be changed from the default placeholder value" }}{{- end }}\n'
+    )
+    write(
+        tmp_path,
+        {
+            "app/Chart.yaml": CHART,
+            "app/values.yaml": "replicas: 1\nauth:\n  key: CHANGE_ME\n",
+            "app/templates/deployment.yaml": DEPLOYMENT,
+            "app/templates/check.yaml": check,
+        },
+    )
+    report = audit(tmp_path, Config())
+    rendering = report.deployments.helm["helm:app"]
+    assert rendering.status == "rendered"
+    assert any("placeholder for auth.key" in n for n in rendering.notes)
+    assert any(o.subject.path == "app/templates/deployment.yaml" for o in kube(report))
+
+
 def test_a_failure_that_a_missing_dependency_explains_is_unknown(tmp_path):
     write(
         tmp_path,

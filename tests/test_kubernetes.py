@@ -490,8 +490,28 @@ def test_rbac(tmp_path):
     metadata: {name: ops}
     subjects: [{kind: Group, name: ops, apiGroup: rbac.authorization.k8s.io}]
     roleRef: {kind: ClusterRole, name: view, apiGroup: rbac.authorization.k8s.io}
+    ---
+    apiVersion: rbac.authorization.k8s.io/v1
+    kind: Role
+    metadata: {name: all-secrets}
+    rules:
+      - apiGroups: [""]
+        resources: [secrets, configmaps]
+        verbs: [get]
+    ---
+    apiVersion: rbac.authorization.k8s.io/v1
+    kind: Role
+    metadata: {name: one-secret}
+    rules:
+      - apiGroups: [""]
+        resources: [secrets]
+        resourceNames: [app-tls]
+        verbs: [get, watch]
     """
     run = Run(write(tmp_path, {"rbac.yaml": rbac}))
+    every = run.one("k8s.rbac_least_privilege", "Role/all-secrets")
+    assert every.status is Status.FAIL and "every Secret" in every.message
+    assert run.one("k8s.rbac_least_privilege", "Role/one-secret").status is Status.PASS
     assert run.one("k8s.rbac_least_privilege", "ClusterRole/urls").status is Status.FAIL
     assert run.one("k8s.rbac_least_privilege", "ClusterRole/aggregate").status is Status.UNKNOWN
     assert run.one("k8s.rbac_least_privilege", "ClusterRoleBinding/all-sas").status is Status.FAIL

@@ -338,6 +338,7 @@ class _Job:
     chart_name: str
     missing: tuple[tuple[str, str], ...]
     key: bytes
+    placeholders: list[str] = field(default_factory=list)  # required values filled in to render the rest
 
 
 def _prepare(deployment: Deployment, chart: str, found: Discovery, files: Files, helm: tuple[str, str]):
@@ -362,13 +363,37 @@ def _prepare(deployment: Deployment, chart: str, found: Discovery, files: Files,
 
 
 def _execute(job: _Job) -> tuple[int | None, str, str]:
+    """Render; when the chart's own `required`/`fail` names a value the repository leaves to install time (a
+    secret, a hostname), render again with a placeholder there, up to MAX_PLACEHOLDERS, so the rest of the
+    defaults can be judged. The rendering says which values were filled in."""
     version = f"{FORMAT}-{job.base.helm_version}"
-    hit, value = cache.get("helm-template", version, job.key)
-    if not hit:
-        value = _run(job.binary, job.release, job.tree, job.base.chart, list(job.base.values))
-        if value[0] is not None:  # a timeout is not a property of the chart: not cached
-            cache.put("helm-template", version, job.key, value)
-    return value
+    while True:
+        key = job.key + json.dumps(job.placeholders).encode() if job.placeholders else job.key
+        hit, value = cache.get("helm-template", version, key)
+        if not hit:
+            sets = [f"{k}={PLACEHOLDER}" for k in job.placeholders]
+            value = _run(job.binary, job.release, job.tree, job.base.chart, list(job.base.values), sets)
+            if value[0] is not None:  # a timeout is not a property of the chart: not cached
+                cache.put("helm-template", version, key, value)
+        wanted = _required_value(value)
+        if wanted is None or wanted in job.placeholders or len(job.placeholders) >= MAX_PLACEHOLDERS:
+            return value
+        job.placeholders.append(wanted)
+
+
+REQUIRED = re.compile(
+    r"execution error at \([^)]*\):\s*(?:A valid )?(?:\.Values\.)?([A-Za-z_][\w-]*(?:\.[A-Za-z_][\w-]*)+)"
+)
+PLACEHOLDER = "readiness-placeholder"
+MAX_PLACEHOLDERS = 3
+
+
+def _required_value(value: tuple[int | None, str, str]) -> str | None:
+    code, _, stderr = value
+    if code in (None, 0):
+        return None
+    m = REQUIRED.search(stderr)
+    return m.group(1) if m else None
 
 
 def _finish(job: _Job, value: tuple[int | None, str, str]) -> Rendering:
@@ -389,6 +414,9 @@ def _finish(job: _Job, value: tuple[int | None, str, str]) -> Rendering:
         return _replace(base, reason=f"helm template failed: {reason}", where=where)
     docs, secrets = _documents(stdout, job.chart_name, job.tree, base.chart)
     notes = base.notes + ((f"{secrets} Secret object(s) left out: their values are never kept",) if secrets else ())
+    if job.placeholders:
+        filled = ", ".join(job.placeholders)
+        notes += (f"rendered with a placeholder for {filled}: the chart requires it at install time",)
     return _replace(base, status="rendered", documents=tuple(docs), notes=notes)
 
 
@@ -404,7 +432,9 @@ def _replace(r: Rendering, **changes) -> Rendering:
     return dataclasses.replace(r, **changes)
 
 
-def _run(binary: str, release: str, tree: _Tree, chart: str, values: list[str]) -> tuple[int | None, str, str]:
+def _run(
+    binary: str, release: str, tree: _Tree, chart: str, values: list[str], sets: list[str] = ()
+) -> tuple[int | None, str, str]:
     with tempfile.TemporaryDirectory(prefix="readiness-helm-") as tmp:
         home, work = Path(tmp, "home"), Path(tmp, "tree")
         home.mkdir()
@@ -416,6 +446,8 @@ def _run(binary: str, release: str, tree: _Tree, chart: str, values: list[str]) 
         args = [binary, "template", release, str(work / chart), "--namespace", "default", "--skip-tests"]
         for v in values:
             args += ["-f", str(work / v)]
+        for assignment in sets:
+            args += ["--set-string", assignment]
         try:
             done = subprocesses.run(args, env=sandbox_env(home), cwd=str(work), timeout=TIMEOUT, memory=MEMORY)
         except subprocess.TimeoutExpired:
