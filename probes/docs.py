@@ -245,6 +245,10 @@ def about_the_repository(path: str, topic: re.Pattern[str]) -> bool:
     return not folder or bool(DOC_FOLDERS.match(folder)) or bool(topic.search(posixpath.basename(path).lower()))
 
 
+def _readme_of(path: str, folders: set[str]) -> bool:
+    return posixpath.basename(path).lower().startswith("readme") and posixpath.dirname(path) in folders
+
+
 @functools.cache
 def _heading_parser() -> Any:
     """CommonMark's block parser only: the sections need each heading's level, line and text, which
@@ -345,11 +349,13 @@ class DocsProbe(Probe):
     def _topic(
         self, ctx: ProbeContext, topic: Topic, sections: list[Section], min_words: int, max_age: int
     ) -> Iterator[Observation]:
+        # the README of a production deployment's own folder (charts/app/README.md) documents how it runs
+        shipped = {d.folder for d in ctx.deployments.production if d.folder} if ctx.deployments else set()
         candidates = [
             s
             for s in sections
             if (topic.names.search(s.heading) or topic.names.search(s.path))
-            and about_the_repository(s.path, topic.names)
+            and (about_the_repository(s.path, topic.names) or _readme_of(s.path, shipped))
             and self._production.get(s.path, True)
         ]
         best: tuple[Status, str, Section] | None = None

@@ -159,3 +159,23 @@ def test_a_step_by_step_upgrade_procedure_is_a_deployment_runbook(tmp_path):
     assert item["status"] == "pass"
     runbooks = [o for o in report["observations"] if o["check"] == "docs.runbooks"]
     assert runbooks and all(o["status"] != "pass" for o in runbooks)
+
+
+def test_the_readme_of_the_production_deployment_documents_how_it_runs(tmp_path):
+    """A catalogue repository documents its production chart in the chart's own README, not at the root."""
+    (tmp_path / "charts" / "app" / "templates").mkdir(parents=True)
+    (tmp_path / "charts" / "app" / "Chart.yaml").write_text("apiVersion: v2\nname: app\nversion: 1.0.0\n")
+    (tmp_path / "charts" / "app" / "values.yaml").write_text("replicas: 2\n")
+    guide = (
+        "# App chart\n\nProduction-grade Helm chart for the app.\n\n## Install\n\n"
+        "1. Create the namespace and the secrets the chart reads (database password, encryption key).\n"
+        "2. Copy `values.yaml` to `my-values.yaml` and set the hostname, the database host and the replicas.\n"
+        "3. Install the release:\n\n```\nhelm install app ./charts/app -f my-values.yaml\n```\n\n"
+        "4. Wait until `kubectl rollout status deploy/app` reports every replica ready, then open the hostname.\n"
+    )
+    (tmp_path / "charts" / "app" / "README.md").write_text(guide)
+    (tmp_path / "lib" / "widget").mkdir(parents=True)
+    (tmp_path / "lib" / "widget" / "README.md").write_text(guide.replace("App chart", "Widget"))
+    _, report = audit_json(tmp_path, "--fail-on", "none")
+    guides = [o for o in report["observations"] if o["check"] == "docs.deployment_guide" and o["production"]]
+    assert [o["status"] for o in guides] == ["pass"] and guides[0]["subject"]["path"] == "charts/app/README.md"
