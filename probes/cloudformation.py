@@ -24,6 +24,8 @@ from readiness.model import Check, Status, Subject
 from readiness.probe import Claim, Probe, ProbeContext
 from readiness.yaml_lines import LineDict, LineLoader, error_line
 
+from .cloudformation_ecs import ECS_CHECKS, container_findings
+
 MIN_BACKUP_DAYS = 7  # as terraform_checks.MIN_BACKUP_DAYS
 ADMIN_PORTS = (22, 3389)
 OPEN_CIDRS = ("0.0.0.0/0", "::/0")
@@ -75,7 +77,10 @@ DELETION_PROTECTION = Check(
     remediation="Set DeletionProtection: true and DeletionPolicy: Retain or Snapshot on every RDS "
     "instance and cluster.",
 )
-CHECKS = (IAC_PRESENT, ENCRYPTION_AT_REST, DB_BACKUPS, DB_REPLICATION, SG_NO_OPEN_ADMIN_PORTS, DELETION_PROTECTION)
+CHECKS = (
+    IAC_PRESENT, ENCRYPTION_AT_REST, DB_BACKUPS, DB_REPLICATION, SG_NO_OPEN_ADMIN_PORTS, DELETION_PROTECTION,
+    *ECS_CHECKS,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -446,6 +451,9 @@ def judge_resource(rtype: str, res: dict, tpl: Template) -> Iterator[Finding]:
         yield from _cluster_replication(res, tpl)
     if rtype in ("AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress"):
         yield from _sg_findings(rtype, props, tpl)
+    if rtype == "AWS::ECS::TaskDefinition":
+        for check, status, message in container_findings(props, tpl.resolve):
+            yield Finding(check, status, message)
 
 
 def _cluster_replication(cluster: dict, tpl: Template) -> Iterator[Finding]:

@@ -14,7 +14,7 @@ ROOT_BY_DEFAULT = frozenset(
     {
         "postgres", "redis", "valkey/valkey", "mysql", "mariadb", "mongo", "nginx", "httpd", "rabbitmq",
         "caddy", "traefik", "alpine", "debian", "ubuntu", "busybox", "node", "python", "php", "wordpress",
-        "nextcloud", "ghost", "registry",
+        "nextcloud", "ghost", "registry", "amazonlinux", "public.ecr.aws/amazonlinux/amazonlinux",
     }
 )  # fmt: skip
 # Images whose Dockerfile ends with a non-root USER.

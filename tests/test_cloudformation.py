@@ -154,3 +154,26 @@ def test_no_template_is_not_applicable(tmp_path):
     report = audit(tmp_path, Config())
     for check in CHECKS:
         assert folded(report, check.id) is VerdictStatus.NOT_APPLICABLE
+
+
+def test_ecs_task_definitions_are_judged_like_any_container(tmp_path):
+    """n8n-hosting's production ECS tasks start an amazonlinux helper without a User and drop no capability."""
+    (tmp_path / "ecs.yaml").write_text(
+        "AWSTemplateFormatVersion: '2010-09-09'\nParameters:\n  RunnerUser:\n    Type: String\n    Default: '0'\n"
+        "Resources:\n  Task:\n    Type: AWS::ECS::TaskDefinition\n    Properties:\n      ContainerDefinitions:\n"
+        "        - Name: fetcher\n          Image: public.ecr.aws/amazonlinux/amazonlinux:2023\n"
+        "        - Name: runner\n          Image: example.invalid/runner:1.0\n          User: !Ref RunnerUser\n"
+        "        - Name: app\n          Image: example.invalid/app:1.0\n          User: '1000'\n"
+        "          ReadonlyRootFilesystem: true\n"
+        "          LinuxParameters:\n            Capabilities:\n              Drop: [ALL]\n"
+    )
+    obs = [o for o in run_probe(tmp_path) if o.check.startswith("cloudformation.ecs_")]
+    got = {(o.check, o.message.split(":")[0]): o.status for o in obs}
+    assert got[("cloudformation.ecs_non_root", "container fetcher")] is Status.FAIL  # amazonlinux has no USER
+    assert got[("cloudformation.ecs_non_root", "container runner")] is Status.FAIL  # the default '0' is root
+    assert got[("cloudformation.ecs_non_root", "container app")] is Status.PASS
+    assert got[("cloudformation.ecs_cap_drop_all", "container fetcher")] is Status.FAIL
+    assert got[("cloudformation.ecs_cap_drop_all", "container app")] is Status.PASS
+    assert got[("cloudformation.ecs_read_only_rootfs", "container app")] is Status.PASS
+    assert got[("cloudformation.ecs_read_only_rootfs", "container runner")] is Status.FAIL
+    assert all(o.subject.path == "ecs.yaml" and o.subject.line == 7 for o in obs)
