@@ -398,6 +398,8 @@ _PLACEHOLDER = re.compile(
 # An entry point or import reference (`pkg.module:Object`) names code, not a credential.
 _REFERENCE = re.compile(
     r"^[\[{]|^[a-z]+(?:[_.\-][a-z]+)*$|^[A-Za-z]+(?:[_.\-][A-Za-z]+)+$|^[a-z_]\w*(?:\.[a-z_]\w*)+:[A-Za-z_]\w*$"
+    # a word or camelCase name ("membersCanCreateApiKey"), a version ("npm:^3.972.80")
+    r"|^[A-Z]?[a-z]+(?:[A-Z][a-z]+)*$|^(?:npm:|workspace:)?[\^~<>=]*v?\d+(?:\.[\w-]+)+$"
 )
 # `password_encryption = scram-sha-256` names an algorithm.
 _FILE_KEY = re.compile(r"(?i)[\w.\-]*_FILE\b|_PATH\b|_REF\b|_NAME\b|_ENCRYPTION\b|_ID\b\s*[:=]")
@@ -495,8 +497,33 @@ def _example_in_docs(rule_id: str, secret: str) -> bool:
     return rule_id in EXAMPLE_RULES and (len(secret) < 12 or entropy(secret) < 3.0)
 
 
-def scan_line(line: str, lineno: int, key: bytes = b"", documentation: bool = False) -> Iterator[Finding]:
-    """Findings on one line; placeholders, look-alikes and low-entropy generic values are dropped."""
+# Source code: a literal is quoted; `apiKeys: ApiKeysStore;` is a type, `csrfToken = isModifying && ...` an
+# expression. Lock files pin packages ("@aws-sdk/credential-provider-node": "npm:^3.9"), they hold no secrets.
+CODE_FILES = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs", ".py", ".go", ".java", ".kt", ".rb", ".php", ".cs",
+              ".swift", ".rs", ".scala", ".dart")  # fmt: skip
+LOCK_FILES = frozenset({"yarn.lock", "package-lock.json", "npm-shrinkwrap.json", "pnpm-lock.yaml", "poetry.lock",
+                        "Pipfile.lock", "Cargo.lock", "composer.lock", "Gemfile.lock", "go.sum", "uv.lock",
+                        "packages.lock.json", "gradle.lockfile", "bun.lock"})  # fmt: skip
+
+
+# Translation catalogues: "Client secret": "Secret du client" is user-interface text in every language.
+TRANSLATIONS = re.compile(r"(^|/)(locales?|i18n|l10n|translations?|lang)/|\.(po|pot|xliff|xlf)$", re.I)
+COMMENT = re.compile(r"^\s*(\*|//|/\*|#|--)")
+
+
+def file_kind(path: str) -> str:
+    """'lock', 'prose', 'code' or '' for what the generic rule may assume of a file's values."""
+    name = path.rsplit("/", 1)[-1]
+    if name in LOCK_FILES or TRANSLATIONS.search(path):
+        return "lock" if name in LOCK_FILES else "prose"
+    return "code" if name.endswith(CODE_FILES) else ""
+
+
+def scan_line(
+    line: str, lineno: int, key: bytes = b"", documentation: bool = False, kind: str = ""
+) -> Iterator[Finding]:
+    """Findings on one line; placeholders, look-alikes and low-entropy generic values are dropped. ``kind``
+    (``file_kind``): in a lock file the generic rule is off, in source code it wants a quoted value."""
     ids = candidate_rules(line.lower())
     if not ids:
         return
@@ -516,8 +543,10 @@ def scan_line(line: str, lineno: int, key: bytes = b"", documentation: bool = Fa
                 continue
             if rule.id == "generic-assignment" and (_REFERENCE.match(secret) or is_location(secret)):
                 continue
-            quoted = line[m.start("secret") - 1 : m.start("secret")] in ("'", '"')
-            if rule.id == "generic-assignment" and not quoted and _CODE_VALUE.search(secret):
+            quoted = line[m.start("secret") - 1 : m.start("secret")] in ("'", '"', "`")
+            if rule.id == "generic-assignment" and (
+                kind in ("lock", "prose") or (not quoted and (kind == "code" or _CODE_VALUE.search(secret)))
+            ):
                 continue
             if rule.min_entropy and entropy(secret) < rule.min_entropy:
                 continue
@@ -545,12 +574,16 @@ def _key_body(lines: list[str], start: int) -> str:
 MAX_KEY_LINES = 400  # a 16384-bit RSA key in PEM is under 200 lines
 
 
-def scan_text(text: str, first_line: int = 1, key: bytes = b"", documentation: bool = False) -> Iterator[Finding]:
+def scan_text(
+    text: str, first_line: int = 1, key: bytes = b"", documentation: bool = False, path: str = ""
+) -> Iterator[Finding]:
     """Findings in a text, line by line; specific rules win over the generic one on the same line.
     ``key`` keys the fingerprints (the repository's, from ``secrets.fingerprint_key``)."""
     lines = text.splitlines()
+    kind = file_kind(path)
     for offset, line in enumerate(lines):
-        findings = list(scan_line(line, first_line + offset, key, documentation))
+        commented = kind == "code" and bool(COMMENT.match(line))  # a doc comment shows examples, as a README does
+        findings = list(scan_line(line, first_line + offset, key, documentation or commented, kind))
         specific = {f.fingerprint for f in findings if f.rule != "generic-assignment"}
         for f in findings:
             if f.rule == "generic-assignment" and specific:

@@ -338,7 +338,7 @@ class SecretsProbe(Probe):
         documentation = art.path.lower().endswith((".md", ".markdown", ".rst", ".adoc", ".txt")) or bool(
             PIPELINE_FILES.search(art.path)
         )
-        findings = list(scan_text(text, key=self.key, documentation=documentation))
+        findings = list(scan_text(text, key=self.key, documentation=documentation, path=art.path))
         findings += list(_k8s_secret_findings(text, self.key))
         severity = _severity(ctx.settings, art.production, art.path)
         if not findings:
@@ -520,7 +520,7 @@ def _scan_log(ctx: ProbeContext, root: Path, args: tuple[str, ...], found: dict,
     proc = _git(root, "log", "-p", "--no-color", "--no-renames", "--format=commit %H", "--diff-filter=AM", *args)
     try:
         for commit, path, no, text in _hunks(proc.stdout):
-            for f in scan_text(text, no, key):
+            for f in scan_text(text, no, key, path=path):
                 found.setdefault((f.fingerprint, path), (commit, f))
         proc.stdout.close()
         err = proc.stderr.read().decode(errors="replace")

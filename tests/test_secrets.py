@@ -351,3 +351,22 @@ def test_a_throwaway_test_database_in_a_pipeline_is_not_a_secret(tmp_path):
 )
 def test_locations_are_not_secret_values(line, secret):
     assert bool(list(scan_text(line))) is secret
+
+
+@pytest.mark.parametrize(
+    ("path", "line", "secret"),
+    [
+        ("app/stores/RootStore.ts", "  apiKeys: ApiKeysStore;", False),  # a type annotation
+        ("app/utils/ApiClient.ts", "    const requiresCsrfToken = isModifyingRequest && !readOnly;", False),
+        ("server/env.ts", '  SECRET_KEY = "Zx8qLw2mNp4rT6vYb9Kd";', True),  # a quoted literal in code still is
+        ("yarn.lock", '    "@aws-sdk/credential-provider-node": "npm:^3.972.80"', False),
+        ("shared/types.ts", '  MembersCanCreateApiKey = "membersCanCreateApiKey",', False),
+        ("locales/ca_ES/translation.json", '  "Credentials": "Credencials",', False),
+        ("config/settings.yml", "api_token: Zx8qLw2mNp4rT6vYb9Kd", True),  # unquoted in configuration: a value
+        ("shared/i18n/locales/fr_FR/translation.json", '  "Client secret": "SecretDuClient2024",', False),
+        ("server/utils/validators.ts", " * - Single host: postgresql://user:pass@host:port/db", False),
+        ("server/db.ts", ' * url: "postgresql://app:Zx8qLw2mNp4rT6vYb9Kd@db/app"', True),  # a real-looking one still is
+    ],
+)
+def test_what_a_file_kind_says_of_its_values(path, line, secret):
+    assert bool(list(scan_text(line, path=path))) is secret
