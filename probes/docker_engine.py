@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from readiness.probes.compose import DANGEROUS_CAPS as COMPOSE_DANGEROUS_CAPS
 
-from readiness import subprocesses
+from readiness import compose_boundary, subprocesses
 from readiness.model import Check, Observation, Status, Strength, Subject
 from readiness.probe import ArtifactUnreadable, CliOption, Probe, ProbeContext
 
@@ -522,8 +522,9 @@ class Resolved:
     hashes: dict[str, str]
 
 
-def resolve_declared(ref: ComposeRef, root: Path, repo_paths: list[str], binary: str) -> Resolved:
-    """Resolve the files a container was created from, as they are in the repository now."""
+def resolve_declared(ref: ComposeRef, root: Path, repo_paths: list[str], binary: str, read=None) -> Resolved:
+    """Resolve the files a container was created from, as they are in the repository now (``read``: the
+    discovery layer's reader, to check what Compose would follow before it is handed the files)."""
     if not ref.config_files:
         raise DriftUnknown("the container has no config_files label: its compose files are unknown")
     mapped = [map_to_repo(f, root, repo_paths) for f in ref.config_files]
@@ -544,6 +545,11 @@ def resolve_declared(ref: ComposeRef, root: Path, repo_paths: list[str], binary:
         raise DriftUnknown("the project's .env is a symlink leaving the repository: not read")
     if dotenv.exists() and not dotenv.is_file():
         raise DriftUnknown("the project's .env is not a regular file: not read")
+    if read is not None:  # env_file entries are not reset here: Compose reads them, so they are checked too
+        rel_dir = project_dir.relative_to(root.resolve()).as_posix()
+        found = compose_boundary.crossings(root, repo_files, {}, read, project_dir="" if rel_dir == "." else rel_dir)
+        if found:
+            raise DriftUnknown(compose_boundary.describe(found))
     files = [root / f for f in repo_files]
     model = json.loads(run_compose(binary, project_dir, ref.project, files, ["config", "--format", "json"]) or "{}")
     hashes: dict[str, str] = {}
@@ -952,7 +958,7 @@ class DriftResolver:
             try:
                 binary = compose_binary(self.binary_setting)
                 repo_paths = [a.path for a in self.ctx.all_artifacts]
-                resolved = resolve_declared(ref, self.ctx.root, repo_paths, binary)
+                resolved = resolve_declared(ref, self.ctx.root, repo_paths, binary, compose_boundary.reader(self.ctx))
                 for path in resolved.files:
                     self._record(path)
                 self.cache[key] = resolved
