@@ -65,6 +65,7 @@ class Config:
     probes: dict[str, dict[str, Any]] = field(default_factory=dict)
     live: dict[str, Any] = field(default_factory=dict)
     deployments: tuple[dict[str, Any], ...] = ()  # named or overridden deployments
+    time_budget: dict[str, float] = field(default_factory=dict)  # probe_seconds, file_seconds (readiness.budget)
     source: str | None = None  # the file it came from, if any
 
     def probe_settings(self, probe: str) -> dict[str, Any]:
@@ -187,6 +188,7 @@ def load(root: Path, explicit: Path | None = None) -> Config:
         probes=dict(data.get("probes", {})),
         live=dict(data.get("live", {})),
         deployments=tuple(data.get("deployments", ())),
+        time_budget=dict(data.get("time_budget", {})),
         source=str(path),
     )
 
