@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from readiness.probes.compose import DANGEROUS_CAPS as COMPOSE_DANGEROUS_CAPS
 
-from readiness import compose_boundary, subprocesses
+from readiness import budget, compose_boundary, subprocesses
 from readiness.model import Check, Observation, Status, Strength, Subject
 from readiness.probe import ArtifactUnreadable, CliOption, Probe, ProbeContext
 
@@ -56,6 +56,7 @@ DEFAULT_STOPS_WITHIN_DAYS = 30
 STOP_SIGNALS = frozenset({2, 3, 15})
 SIGKILL = 9
 COMPOSE_TIMEOUT = 60
+EXCHANGE_READS = 3  # a whole exchange with the engine may take this many times timeout_seconds
 ROOT_USERS = frozenset({"", "0", "root"})
 GOOD_RESTARTS = frozenset({"always", "unless-stopped", "on-failure"})
 # The same capabilities the compose probe refuses to see added back.
@@ -831,10 +832,13 @@ class DockerEngineProbe(Probe):
         timeout = float(targets.get("timeout_seconds") or DEFAULT_TIMEOUT)
         max_days = float(targets.get("max_image_age_days", DEFAULT_MAX_IMAGE_AGE_DAYS))
         projects = list(targets.get("projects") or [])
+        # Whole-exchange deadlines: the SDK's timeout bounds each read, and an engine trickling bytes never trips it.
+        exchange = EXCHANGE_READS * timeout
         try:
-            client = connect(host, timeout)
-            containers = self._containers(client, projects)
-            daemon_nnp = daemon_no_new_privileges(client)
+            with budget.exchange(exchange, host):
+                client = connect(host, timeout)
+                containers = self._containers(client, projects)
+                daemon_nnp = daemon_no_new_privileges(client)
         except EngineUnreachable as exc:
             yield from ctx.errors(Subject(endpoint=host), str(exc))
             return
@@ -843,7 +847,9 @@ class DockerEngineProbe(Probe):
             return
         stops_days = float(targets.get("stops_within_days") or DEFAULT_STOPS_WITHIN_DAYS)
         try:
-            yield from judge_stops(ctx, client, host, projects, stops_days)
+            with budget.exchange(exchange, host):
+                stops = list(judge_stops(ctx, client, host, projects, stops_days))
+            yield from stops
         except _engine_errors() as exc:
             reason = f"cannot read the engine's events: {_reason(exc)}"
             yield ctx.observe(GRACEFUL_STOPS.id, Status.ERROR, Subject(endpoint=host), reason, strength=Strength.LIVE)
@@ -869,7 +875,13 @@ class DockerEngineProbe(Probe):
             now=ctx.now,
         )
         for c in containers:
-            yield from audit.container(c)
+            try:
+                with budget.exchange(exchange + 2 * COMPOSE_TIMEOUT, host):  # drift runs Compose twice
+                    seen = list(audit.container(c))
+            except TimeoutError as exc:
+                name = str(c.get("Name", "")).lstrip("/") or str(c.get("Id", ""))[:12]
+                seen = ctx.errors(Subject(endpoint=host, name=name), f"the engine failed on this container: {exc}")
+            yield from seen
 
     @staticmethod
     def _containers(client: docker.DockerClient, projects: list[str]) -> list[dict]:
