@@ -7,7 +7,7 @@ import secrets
 import subprocess
 import sys
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from readiness.cap import Cap
@@ -17,7 +17,6 @@ from readiness.model import Observation, Status, Subject
 CHECKS = ("p.a", "p.b")
 
 
-@settings(max_examples=300, derandomize=True)
 @given(
     st.lists(st.tuples(st.sampled_from(CHECKS), st.sampled_from(list(Status)), st.booleans()), max_size=40),
     st.integers(min_value=1, max_value=3),
