@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from readiness.probes import docker_engine
 
 from readiness import compose_boundary
-from readiness.probes import docker_engine
 
 
 def _secret() -> str:
