@@ -268,3 +268,16 @@ def test_huge_nested_terraform_default_is_cut_by_the_file_budget(tmp_path):
     cut = [o for o in report["observations"] if o["subject"].get("path") == "main.tf" and o["status"] == "error"]
     assert cut and "per-file time budget of 3 s" in cut[0]["message"]
     assert peak < MEMORY_CEILING_KIB, f"{peak} KiB"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_stdout_on_a_full_disk_is_exit_2_in_one_line(tmp_path):
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "readiness", "audit", str(tmp_path)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            timeout=300,
+        )
+    assert done.returncode == 2
+    assert done.stderr == b"readiness: cannot write the report to standard output: No space left on device\n"
