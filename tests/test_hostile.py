@@ -281,3 +281,24 @@ def test_stdout_on_a_full_disk_is_exit_2_in_one_line(tmp_path):
         )
     assert done.returncode == 2
     assert done.stderr == b"readiness: cannot write the report to standard output: No space left on device\n"
+
+
+def test_circular_locals_and_recursive_modules_are_unknown_not_pass(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    write(
+        repo,
+        "main.tf",
+        'locals {\n  enc = local.c\n  c = local.enc\n}\nmodule "a" {\n  source = "./modules/a"\n}\n'
+        'resource "aws_db_instance" "db" {\n  storage_encrypted = local.enc\n}\n',
+    )
+    write(repo, "modules/a/main.tf", 'module "b" {\n  source = "../b"\n}\n')
+    write(repo, "modules/b/main.tf", 'module "a" {\n  source = "../a"\n}\nmodule "self" {\n  source = "./"\n}\n')
+    code, out, err, peak = run_audit(repo)
+    assert code in (0, 1), err.decode(errors="replace")
+    report = json.loads(out)
+    at_rest = [o for o in report["observations"] if o["check"] == "terraform.encryption_at_rest"]
+    assert [(o["status"], o["message"]) for o in at_rest] == [
+        ("unknown", "storage_encrypted: local.enc refers to itself")
+    ]
+    assert peak < MEMORY_CEILING_KIB, f"{peak} KiB"
