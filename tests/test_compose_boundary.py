@@ -100,6 +100,10 @@ def test_reference_leaving_the_repository_is_an_error_and_never_read(tmp_path, c
     assert not [
         o for o in report["observations"] if o["check"] == "compose.no_literal_secrets" and o["status"] == "pass"
     ]
+    # the deployment model's view of its services is incomplete too: probes judging them err on the file
+    assert {"postgres", "redis"} <= {
+        o["probe"] for o in report["observations"] if o["status"] == "error" and o["subject"].get("line") == line
+    }
     items = {i["id"]: i["status"] for i in report["items"]}
     assert items["pd.secrets.no-hardcoded-credentials"] != "pass"
     blob = js.stdout + js.stderr + text.stdout + text.stderr

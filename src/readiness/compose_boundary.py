@@ -118,13 +118,15 @@ def crossings(
     *,
     project_dir: str | None = None,
     env_files: bool = True,
+    follow: bool = True,
 ) -> list[Crossing]:
     """Every reference of a project (its ``files``, already parsed in ``docs``) Compose must not follow.
 
     ``read(path)`` returns the text of a repository file through the discovery layer, raising
     ``OSError`` or ``ValueError`` (with a reason) when it cannot; files it reads are parsed with
     the bounded loader, and ``docs`` keeps them. ``env_files=False`` when the caller resets every
-    ``env_file`` before Compose runs (Compose then reads none of them).
+    ``env_file`` before Compose runs (Compose then reads none of them). ``follow=False`` judges the
+    references of ``files`` only, reading nothing.
     """
     real_root = root.resolve()
     found: list[Crossing] = []
@@ -149,7 +151,7 @@ def crossings(
             if problem:
                 found.append(Crossing(path, ref.line, problem))
                 continue
-            if not ref.follow or target is None or target in seen:
+            if not (follow and ref.follow) or target is None or target in seen:
                 continue
             seen.add(target)
             if len(seen) > MAX_FILES:
