@@ -68,9 +68,8 @@ def audit(monkeypatch, tmp_path):
     def run(probe, root, **time_budget):
         monkeypatch.setattr(runner, "load_probes", lambda: [probe])
         config = Config(time_budget=time_budget)
-        started = time.monotonic()
+        # Had the budget not cut the sleeps (120 s), the observations would pass instead of err.
         report = runner.audit(root, config, policies=[str(tmp_path / "pack.yaml")])
-        assert time.monotonic() - started < 100  # bounded (the sleeps are 120 s), not a speed assertion
         return report, {v.item_id: v for v in report.verdicts}
 
     return run
