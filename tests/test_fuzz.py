@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+from pathlib import Path
 
 import pytest
 import yaml
@@ -19,7 +20,7 @@ from hypothesis import strategies as st
 from readiness.probes import dockerfile, nginx, postgres, secret_rules, secrets
 from readiness.probes.terraform_resolve import ParseFailure, parse_hcl
 
-from readiness import safe_load
+from readiness import compose_boundary, safe_load
 from readiness.config import Config
 from readiness.discovery import discover
 from readiness.inventory import Inventory
@@ -141,3 +142,19 @@ def test_no_check_passes_on_a_file_its_loader_refuses(tmp_path_factory, path, te
     mine = [o for o in observations if o.subject.path == path]
     assert mine, "the refused file left no trace"
     assert [o for o in mine if o.status is Status.PASS] == []
+
+
+COMPOSE_PIECES = st.sampled_from(
+    ["include:", "  - ", "path:", "env_file:", "project_directory:", "extends:", "file:", "service:", "services:",
+     "label_file:", "  ", "\n", "../x.yml", "/etc/passwd", "${X}", "oci://r/x", "a.yml", "[", "]", "{", "}", "null"]
+)  # fmt: skip
+
+
+@given(st.lists(COMPOSE_PIECES, max_size=40).map("".join))
+def test_compose_references_are_judged_without_raising(text):
+    try:
+        doc = safe_load.load_yaml(text)
+    except yaml.YAMLError:
+        return
+    found = compose_boundary.crossings(Path("/nonexistent-root"), ["c.yml"], {"c.yml": doc}, str, follow=False)
+    assert all(c.path == "c.yml" and c.reason for c in found)
