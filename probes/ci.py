@@ -10,6 +10,10 @@ the tools a step runs are recognised by name (``pytest``, ``trivy image``, ``hel
 Steps are kept in order, so "a backup before the deploy" and "smoke tests after it" are judged on the
 order the pipeline runs them in. What lives in the CI service's settings rather than in the files
 (GitHub environment protection rules, GitLab's project timeout) is reported as such, not guessed.
+
+This module holds the probe and its judgements; pipelines become jobs in ci_pipelines, the checks are
+declared in ci_checks, the tools a step runs in ci_tools, files steps call in ci_follow, and what the
+deployment itself runs (migrations) or Renovate tracks in ci_repository.
 """
 
 from __future__ import annotations
@@ -17,10 +21,7 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from typing import Any
 
-from readiness.probes import schedules
 from readiness.probes.ci_checks import (
     APPROVAL_GATES,
     ARTIFACT_PUSH,
@@ -51,18 +52,29 @@ from readiness.probes.ci_checks import (
     TIMEOUTS,
 )
 from readiness.probes.ci_follow import Follower
-from readiness.probes.ci_tools import NOT_THIS, TOOLS
+from readiness.probes.ci_tools import TOOLS
 
 from readiness import safe_load
 from readiness.model import Artifact, Check, Observation, Status, Subject
 from readiness.probe import ArtifactUnreadable, Claim, Probe, ProbeContext
 
-PRODUCTION = re.compile(r"\b(prod|production|live)\b", re.I)
+from .ci_pipelines import (
+    Found,
+    Job,
+    Step,
+    _steps,
+    generic_jobs,
+    github_jobs,
+    gitlab_jobs,
+    jenkins_jobs,
+)
+from .ci_repository import (
+    _read_repository_file,
+    _renovate,
+    deployment_migrations,
+)
+
 MIGRATION_DIRS = ("alembic/", "migrations/", "db/migrate/", "prisma/migrations/", "flyway/", "liquibase/")
-GITLAB_RESERVED = {
-    "stages", "variables", "include", "default", "workflow", "image", "services", "before_script",
-    "after_script", "cache", "pages_deploy_stage",
-}  # fmt: skip
 CLAIMS = (
     Claim((".github/workflows/*.yml", ".github/workflows/*.yaml", ".github/actions/**/action.yml")),
     Claim((".gitlab-ci.yml", ".gitlab/**/*.yml", ".gitlab/**/*.yaml", "ci/*.yml", "ci/*.yaml")),
@@ -73,245 +85,6 @@ CLAIMS = (
     Claim(("policy/*.rego", "policies/*.rego", "**/*.rego")),
     Claim(("*.yaml", "*.yml"), sniff=re.compile(rb"kind:\s*(ClusterPolicy|ConstraintTemplate|Policy)\b")),
 )
-
-
-@dataclass
-class Step:
-    text: str
-    line: int
-
-    def subject_for(self, job: Job) -> Subject:
-        return Subject(path=job.path, line=self.line, name=job.subject.name)
-
-
-@dataclass
-class Job:
-    system: str
-    name: str
-    path: str
-    line: int
-    steps: list[Step] = field(default_factory=list)
-    needs: list[str] = field(default_factory=list)
-    stage: str | None = None
-    timeout: Any = None
-    soft_fail: bool = False
-    environment: str | None = None
-    manual: bool = False
-    matrix: bool = False
-
-    @property
-    def subject(self) -> Subject:
-        return Subject(path=self.path, line=self.line, name=f"{self.system} job {self.name}")
-
-    def find(self, check_id: str) -> list[tuple[Step, str]]:
-        pattern, exclude = TOOLS[check_id], NOT_THIS.get(check_id)
-        return [
-            (s, m.group(0))
-            for s in self.steps
-            for m in [pattern.search(s.text)]
-            if m and not (exclude and exclude.search(s.text))
-        ]
-
-    @property
-    def production(self) -> bool:
-        return bool(PRODUCTION.search(f"{self.name} {self.environment or ''} {self.stage or ''}"))
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, dict):
-        return " ".join(f"{k}: {_text(v)}" for k, v in value.items())
-    if isinstance(value, list):
-        return "\n".join(_text(v) for v in value)
-    return "" if value is None else str(value)
-
-
-def github_jobs(path: str, doc: Any) -> list[Job]:
-    if not isinstance(doc, dict) or not isinstance(doc.get("jobs"), dict):
-        return []
-    jobs = []
-    for name, spec in doc["jobs"].items():
-        if not isinstance(spec, dict):
-            continue
-        job = Job("GitHub Actions", str(name), path, doc["jobs"].key_line(name))
-        steps = spec.get("steps") or []
-        strategy = spec.get("strategy") if isinstance(spec.get("strategy"), dict) else {}
-        # `run: ${{ matrix.build_cmd }}`: what the step runs is in the matrix values.
-        matrix_values = _text(strategy.get("matrix")) if strategy.get("matrix") else ""
-        for i, step in enumerate(steps if isinstance(steps, list) else []):
-            if isinstance(step, dict):
-                text = "\n".join(_text(step.get(k)) for k in ("name", "uses", "run", "with") if step.get(k) is not None)
-                if matrix_values and "matrix." in text:
-                    text += "\n" + matrix_values
-                job.steps.append(Step(text, steps.item_line(i)))
-        if spec.get("uses"):  # a reusable workflow call
-            job.steps.append(Step(f"{spec['uses']} {_text(spec.get('with'))}", spec.key_line("uses")))
-        needs = spec.get("needs")
-        job.needs = [str(n) for n in (needs if isinstance(needs, list) else [needs] if needs else [])]
-        job.timeout = spec.get("timeout-minutes")
-        job.soft_fail = spec.get("continue-on-error") is True or any(
-            isinstance(s, dict) and s.get("continue-on-error") is True for s in steps if isinstance(steps, list)
-        )
-        env = spec.get("environment")
-        job.environment = str(env.get("name") if isinstance(env, dict) else env) if env else None
-        strategy = spec.get("strategy") or {}
-        job.matrix = isinstance(strategy, dict) and "matrix" in strategy
-        jobs.append(job)
-    return jobs
-
-
-def gitlab_jobs(path: str, doc: Any) -> list[Job]:
-    if not isinstance(doc, dict):
-        return []
-    jobs = []
-    for name, spec in doc.items():
-        if str(name) in GITLAB_RESERVED or str(name).startswith(".") or not isinstance(spec, dict):
-            continue
-        if not any(k in spec for k in ("script", "trigger", "extends", "stage")):
-            continue
-        job = Job("GitLab CI", str(name), path, doc.key_line(name), stage=str(spec.get("stage") or "test"))
-        for key in ("before_script", "script", "after_script"):
-            if spec.get(key) is not None:
-                job.steps.append(Step(_text(spec[key]), spec.key_line(key)))
-        for key in ("image", "services", "variables", "cache", "extends"):
-            if spec.get(key) is not None:
-                job.steps.append(Step(f"{key}: {_text(spec[key])}", spec.key_line(key)))
-        needs = spec.get("needs") or []
-        job.needs = [str(n.get("job") if isinstance(n, dict) else n) for n in needs] if isinstance(needs, list) else []
-        job.timeout = spec.get("timeout")
-        job.soft_fail = spec.get("allow_failure") is True
-        env = spec.get("environment")
-        job.environment = str(env.get("name") if isinstance(env, dict) else env) if env else None
-        rules = spec.get("rules") or []
-        job.manual = spec.get("when") == "manual" or any(
-            isinstance(r, dict) and r.get("when") == "manual" for r in (rules if isinstance(rules, list) else [])
-        )
-        job.matrix = isinstance(spec.get("parallel"), dict | int)
-        jobs.append(job)
-    includes = doc.get("include")
-    if includes:
-        jobs.append(
-            Job("GitLab CI", "include", path, doc.key_line("include"), [Step(_text(includes), doc.key_line("include"))])
-        )
-    return jobs
-
-
-def generic_jobs(system: str, path: str, doc: Any) -> list[Job]:
-    """CircleCI, Azure Pipelines, Bitbucket: one job per named job/stage, its whole text as one step."""
-    if not isinstance(doc, dict):
-        return []
-    containers = {"CircleCI": "jobs", "Azure Pipelines": "stages", "Bitbucket Pipelines": "pipelines"}
-    section = doc.get(containers[system]) or doc.get("jobs") or doc.get("steps")
-    if isinstance(section, dict):
-        return [
-            Job(system, str(k), path, section.key_line(k), [Step(_text(v), section.key_line(k))])
-            for k, v in section.items()
-        ]
-    if isinstance(section, list):
-        return [
-            Job(system, f"#{i + 1}", path, section.item_line(i), [Step(_text(v), section.item_line(i))])
-            for i, v in enumerate(section)
-        ]
-    return [Job(system, "pipeline", path, 1, [Step(_text(doc), 1)])]
-
-
-JENKINS_STAGE = re.compile(r"stage\s*\(\s*['\"]([^'\"]+)['\"]\s*\)")
-
-
-def jenkins_jobs(path: str, text: str) -> list[Job]:
-    """Declarative Jenkinsfile: each stage(...) up to the next, with its text as steps (Groovy is not parsed)."""
-    marks = list(JENKINS_STAGE.finditer(text))
-    jobs = []
-    for i, m in enumerate(marks):
-        end = marks[i + 1].start() if i + 1 < len(marks) else len(text)
-        body = text[m.start() : end]
-        line = text[: m.start()].count("\n") + 1
-        job = Job("Jenkins", m.group(1), path, line, [Step(body, line)])
-        job.timeout = (
-            "set" if re.search(r"\btimeout\s*\(", body) or re.search(r"options\s*\{[^}]*timeout", text) else None
-        )
-        job.manual = bool(re.search(r"\binput\s*(\(|\{|message)", body))
-        jobs.append(job)
-    if not marks and text.strip():
-        jobs.append(Job("Jenkins", "pipeline", path, 1, [Step(text, 1)]))
-    return jobs
-
-
-@dataclass
-class Found:
-    jobs: list[Job] = field(default_factory=list)
-    files: list[str] = field(default_factory=list)
-    updates: list[tuple[Subject, str]] = field(default_factory=list)
-    policies: list[tuple[Subject, str]] = field(default_factory=list)
-    invalid: list[tuple[Subject, str]] = field(default_factory=list)  # pipeline files the CI service would reject
-    image_updates: list[tuple[Subject, str, bool]] = field(default_factory=list)  # where, what, tracks images
-
-
-# Migrations the deployment runs itself: on every start (an entrypoint, a compose command) or on every
-# install and upgrade (the repository's install scripts).
-MIGRATE_COMMANDS = re.compile(
-    r"manage\.py\s+migrate|db:migrate|db:prepare|alembic\s+upgrade|flyway\b[^\n]*\bmigrate|prisma\s+migrate\s+deploy"
-    r"|sequelize(?:-cli)?\s+db:migrate|knex\s+migrate|\bdb\s+migrate\b|\bocc\s+upgrade\b|\bupgrade\s+--noinput"
-    r"|migrate\s+--no-input|\bmigrate!|checkMigrations|runMigrations|migrations:migrate|goose\b[^\n]*\bup\b"
-)
-STARTUP_SCRIPTS = re.compile(
-    r"(^|/)([^/]*entrypoint[^/]*|install[^/]*\.sh|upgrade[^/]*\.sh|start[^/]*\.sh|run\.sh|init[^/]*\.sh)$"
-    r"|(^|/)install/[^/]+\.sh$",
-    re.I,
-)
-
-
-def deployment_migrations(ctx: ProbeContext) -> Iterator[tuple[Subject, str]]:
-    """Where the production deployment runs migrations itself, with the command."""
-    for deployment, view in ctx.compose_services():
-        command = f"{schedules.words(view.get('entrypoint'))} {schedules.words(view.get('command'))}"
-        if deployment.production and (m := MIGRATE_COMMANDS.search(command)):
-            where = view.where("command") if view.get("command") else view.where("entrypoint")
-            yield where, f"service {view.name} runs `{m.group(0)}` on every start"
-    for art in ctx.all_artifacts:
-        if not (art.production and art.skipped is None and art.size <= 256 * 1024 and STARTUP_SCRIPTS.search(art.path)):
-            continue
-        text = _read_repository_file(ctx, art.path) or ""
-        if m := MIGRATE_COMMANDS.search(text):
-            line = text[: m.start()].count("\n") + 1
-            yield (
-                Subject(path=art.path, line=line),
-                f"{art.path} runs `{m.group(0)}` when the deployment starts or upgrades",
-            )
-
-
-RENOVATE_IMAGE_MANAGERS = frozenset(
-    {"dockerfile", "docker-compose", "kubernetes", "helm-values", "helmv3", "kustomize"}
-)
-
-
-def _renovate(path: str, config: Any) -> tuple[Subject, str, bool]:
-    """Renovate tracks images unless ``enabledManagers`` leaves out every image manager (its default is all)."""
-    if isinstance(config, str):
-        m = re.search(r'"?enabledManagers"?\s*:\s*\[([^\]]*)\]', config)
-        managers = re.findall(r"[\w-]+", m.group(1)) if m else None
-    else:
-        managers = config.get("enabledManagers") if isinstance(config, dict) else None
-    if managers is None:
-        return Subject(path=path, line=1), "Renovate with every manager (Dockerfiles and compose images included)", True
-    tracked = sorted(set(map(str, managers)) & RENOVATE_IMAGE_MANAGERS)
-    if tracked:
-        return Subject(path=path, line=1), f"Renovate's enabledManagers include {', '.join(tracked)}", True
-    return (
-        Subject(path=path, line=1),
-        f"Renovate's enabledManagers ({', '.join(map(str, managers))}) track no image",
-        False,
-    )
-
-
-def _read_repository_file(ctx: ProbeContext, path: str) -> str | None:
-    """A script, Makefile or local action a step names, if the repository holds it readable."""
-    art = ctx.artifact(path)
-    if art is None or art.skipped is not None or art.size > 256 * 1024:
-        return None
-    try:
-        return ctx.read_text(art)
-    except ArtifactUnreadable:
-        return None
 
 
 class CiProbe(Probe):
@@ -702,7 +475,3 @@ class CiProbe(Probe):
                 )
             else:
                 yield ctx.observe(TIMEOUTS.id, Status.UNKNOWN, job.subject, f"{job.name}: no timeout in the file")
-
-
-def _steps(job: Job, check_id: str) -> list[tuple[Step, str]]:
-    return job.find(check_id)

@@ -188,6 +188,9 @@ TOOLS: dict[str, re.Pattern[str]] = {
         r"docker compose build\b[^\n]*--push",
         r"bake\b[^\n]*--push",
         r"type=registry",
+        r"\bpush=true\b",  # build-push-action `outputs: type=image,...,push=true`
+        r"gcloud builds submit\b[^\n]*--tag",  # Cloud Build builds and pushes the tag
+        r"skaffold (?:run|build)\b[^\n]*--default-repo",
         r"[\w./-]+\.sh\b[^\n]*--push\b",  # ./build.sh develop --push
     ),
     DEPLOY_AUTOMATED.id: _tools(

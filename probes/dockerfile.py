@@ -20,6 +20,9 @@ import dockerfile as dockerfile_parser
 from readiness.model import Artifact, Check, Status, Strength, Subject
 from readiness.probe import ArtifactUnreadable, Claim, Probe, ProbeContext
 
+from . import built_here
+from .secret_rules import is_location
+
 DOCKERFILE_GLOBS = (
     "Dockerfile",
     "Dockerfile.*",
@@ -401,7 +404,9 @@ def is_literal_secret(name: str, value: str | None) -> bool:
     """A secret-named variable with a literal value that is not a placeholder or a reference."""
     if value is None or not is_secret_name(name):
         return False
-    value = value.strip()
+    value = value.strip().strip("'\"")
+    if is_location(value):
+        return False  # GOOGLE_APPLICATION_CREDENTIALS=/run/app/key.json names a file
     return not PLACEHOLDER.match(value) and "${" not in value and not value.startswith("$")
 
 
@@ -456,6 +461,10 @@ class DockerfileProbe(Probe):
         bases = [(s, base_verdict(analysis, s)) for s in analysis.stages]
         judged = [(s, v) for s, v in bases if v is not None]
         for s, v in judged:
+            if v.status is Status.FAIL and (
+                own := built_here.dockerfile_for(v.facts.get("image", ""), ctx.all_artifacts)
+            ):
+                v = Verdict(Status.PASS, f"FROM {v.facts['image']}: built by this repository ({own})", v.line, v.facts)
             yield observe(BASE_PINNED, v, s.name or f"stage {s.index}")
         if not judged:
             v = Verdict(Status.NOT_APPLICABLE, "no external base image (scratch only)", final.line, {})

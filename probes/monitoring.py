@@ -21,6 +21,8 @@ from readiness import safe_load
 from readiness.model import Artifact, Check, Observation, Status, Strength, Subject
 from readiness.probe import Claim, Probe, ProbeContext
 
+from .apm_activation import activation
+
 RATIONALES = {
     "prometheus_configured": "A service nothing scrapes has no metrics: its failures are found by its users.",
     "alert_rules": "Metrics without alert rules are only looked at after someone complains.",
@@ -267,8 +269,8 @@ class MonitoringProbe(Probe):
             or name.startswith(("requirements", "build.gradle"))
             or name == "package.json"
         ):
-            if m := APM_LIBS.search(text):
-                seen.apm.append((Subject(path=path, line=_line(text, m)), m.group(0)))
+            for lib, m in {m.group(0): m for m in reversed(list(APM_LIBS.finditer(text)))}.items():
+                seen.apm.append((Subject(path=path, line=_line(text, m)), lib))
             if name == "package.json":
                 if m := RUM_LIBS.search(text):
                     seen.rum.append((Subject(path=path, line=_line(text, m)), m.group(0)))
@@ -353,8 +355,10 @@ class MonitoringProbe(Probe):
             for name in names:
                 if name in receivers:
                     seen.exporters[kind].append(Subject(path=path, line=at(receivers[name]), name=f"receiver {name}"))
-        if "httpcheck" in receivers:
-            seen.blackbox.append(Subject(path=path, line=at(receivers["httpcheck"]), name="receiver httpcheck"))
+        for name in ("httpcheck", "http_check"):  # the contrib receiver, under either spelling configs use
+            if name in receivers:
+                seen.blackbox.append(Subject(path=path, line=at(receivers[name]), name=f"receiver {name}"))
+                break
         exporters = doc.get("exporters") if isinstance(doc.get("exporters"), dict) else {}
         for key, spec in exporters.items():
             name = str(key).split("/")[0]
@@ -396,6 +400,18 @@ class MonitoringProbe(Probe):
                     seen.invalid.append((item, str(exc).splitlines()[0][:160]))
                     continue
                 seen.rules.append(item)
+
+    @staticmethod
+    def _apm(ctx: ProbeContext, seen: Seen, obs) -> Observation:
+        """An SDK counts when what the repository ships turns it on; a vendor SDK waiting for a key does not."""
+        off = []
+        for subject, lib in seen.apm:
+            state = activation(ctx, lib)
+            if state.on:
+                return obs(APM, Status.PASS, subject, f"the application depends on {lib}" + (
+                    f" ({state.why} at {state.subject.describe()})" if state.subject else ""))  # fmt: skip
+            off.append(f"{lib} is off by default: {state.why} ({state.subject.describe()})")
+        return obs(APM, Status.UNKNOWN, seen.apm[0][0], "; ".join(off))
 
     def _judge(self, ctx: ProbeContext, seen: Seen) -> Iterator[Observation]:
         def obs(check: Check, status: Status, subject: Subject, message: str, **kw) -> Observation:
@@ -552,8 +568,7 @@ class MonitoringProbe(Probe):
             "no OpenTelemetry traces pipeline, Tempo or Jaeger",
         )
         if seen.apm:
-            subject, lib = seen.apm[0]
-            yield obs(APM, Status.PASS, subject, f"the application depends on {lib}")
+            yield self._apm(ctx, seen, obs)
         else:
             yield obs(
                 APM,

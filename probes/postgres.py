@@ -201,8 +201,11 @@ def judge_version(
         )
     latest = LATEST_MINOR.get(major)
     if minor is None:
-        message = f"PostgreSQL {major} (supported until {eol}); the minor release is not pinned, so not known"
-        return Evidence(VERSION, Status.UNKNOWN, subject, message, facts, strength)
+        message = (
+            f"PostgreSQL {major} (supported until {eol}) on a tag that floats across minor releases: each pull "
+            "brings the newest patch release"
+        )
+        return Evidence(VERSION, Status.PASS, subject, message, facts, strength)
     if latest is not None and minor < latest:
         message = f"PostgreSQL {major}.{minor} is behind {major}.{latest} (released by {LATEST_KNOWN_AS_OF})"
         return Evidence(VERSION, Status.FAIL, subject, message, facts, strength)

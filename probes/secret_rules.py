@@ -404,6 +404,18 @@ _FILE_KEY = re.compile(r"(?i)[\w.\-]*_FILE\b|_PATH\b|_REF\b|_NAME\b|_ENCRYPTION\
 # An unquoted value with a call, subscript or template in it is code (`token = re.compile(`,
 # `password = os.environ["X"]`, `key_{n}`), not a literal; a quoted value keeps every character.
 _CODE_VALUE = re.compile(r"[()\[\]{}]")
+# A file path (`GOOGLE_APPLICATION_CREDENTIALS=/run/app/key.json`) or a URL with no credentials in it
+# (`token_uri: "https://oauth2.googleapis.com/token"`) says where a secret is, not what it is.
+_PATH = re.compile(r"^(?:/|\./|\.\./|~/)[\w.\-/]+$")
+_URL = re.compile(r"^[a-z][a-z0-9+.\-]*://(?P<rest>[^@\s?#]+)$", re.I)
+
+
+def is_location(value: str) -> bool:
+    """A file path or a credential-free URL whose path holds no long random segment."""
+    if _PATH.match(value):
+        return True
+    m = _URL.match(value)
+    return bool(m) and all(len(seg) < 20 or entropy(seg) < 3.5 for seg in m.group("rest").split("/")[1:])
 
 
 def entropy(value: str) -> float:
@@ -502,7 +514,7 @@ def scan_line(line: str, lineno: int, key: bytes = b"", documentation: bool = Fa
                 continue
             if "EXAMPLE" in secret:
                 continue
-            if rule.id == "generic-assignment" and _REFERENCE.match(secret):
+            if rule.id == "generic-assignment" and (_REFERENCE.match(secret) or is_location(secret)):
                 continue
             quoted = line[m.start("secret") - 1 : m.start("secret")] in ("'", '"')
             if rule.id == "generic-assignment" and not quoted and _CODE_VALUE.search(secret):

@@ -201,7 +201,8 @@ LOG_FILE = re.compile(
 EXAMPLE_PATH = re.compile(
     r"(?i)(?:^|/)(?:examples?|samples?|tests?|testdata|fixtures|docs?)/|\.(?:example|sample|test)\b"
 )
-INLINE_IGNORE = re.compile(r"readiness:ignore(?:\s+(?P<reason>[^\n#]*\S))?")
+# `readiness:ignore=<check>` is the general inline waiver (readiness.waivers), not this one.
+INLINE_IGNORE = re.compile(r"readiness:ignore(?!=)(?:\s+(?P<reason>[^\n#]*\S))?")
 
 SETTINGS = {
     "type": "object",

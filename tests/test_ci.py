@@ -229,3 +229,33 @@ def test_scripts_named_for_tests_pushes_by_flag_and_the_root_action(tmp_path):
     assert where(obs, "ci.tests_run") == [(".github/workflows/test.yml", 7)]  # not the shellcheck argument
     assert Status.PASS in statuses(obs)["ci.artifact_push"]
     assert Status.PASS in statuses(obs)["ci.dependency_cache"]  # through the repository's own action
+
+
+@pytest.mark.parametrize(
+    "step",
+    [
+        # a matrix of build commands, each run with --push (netbox-docker's release.yml)
+        "    strategy:\n      matrix:\n        build_cmd: [./build-latest.sh, ./build.sh develop]\n"
+        "    steps:\n      - run: ${{ matrix.build_cmd }} --push\n",
+        # build-push-action pushing through its outputs (outline's docker-build.yml)
+        "    steps:\n      - uses: docker/build-push-action@v6\n        with:\n"
+        "          outputs: type=image,push-by-digest=true,push=true\n",
+        "    steps:\n      - run: gcloud builds submit --tag=europe-docker.pkg.dev/p/r/app:1.0 .\n",
+        "    steps:\n      - run: skaffold run --default-repo=europe-docker.pkg.dev/p/r --tag=$GITHUB_SHA\n",
+    ],
+)
+def test_pushes_the_step_spells_differently(tmp_path, step):
+    workflow = tmp_path / ".github" / "workflows" / "release.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text("on: push\njobs:\n  release:\n    runs-on: ubuntu-latest\n" + step)
+    assert statuses(observe(tmp_path))["ci.artifact_push"] == {Status.PASS}
+
+
+def test_a_matrix_value_without_push_pushes_nothing(tmp_path):
+    workflow = tmp_path / ".github" / "workflows" / "build.yml"
+    workflow.parent.mkdir(parents=True)
+    workflow.write_text(
+        "on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    strategy:\n      matrix:\n"
+        "        build_cmd: [./build.sh]\n    steps:\n      - run: ${{ matrix.build_cmd }} --no-cache\n"
+    )
+    assert statuses(observe(tmp_path))["ci.artifact_push"] == {Status.FAIL}

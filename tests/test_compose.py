@@ -206,7 +206,8 @@ def test_image_defaults_come_from_the_local_dockerfile(fixture_repo):
     nonroot = one(obs, "compose.non_root", "built-nonroot")
     assert nonroot.status is Status.PASS and where(nonroot) == "app/app.Dockerfile:5"  # build target `runtime`
     assert one(obs, "compose.non_root", "inline").status is Status.PASS  # dockerfile_inline: USER nobody
-    assert one(obs, "compose.non_root", "registry").status is Status.UNKNOWN
+    registry = one(obs, "compose.non_root", "registry")  # redis: its Dockerfile sets no USER
+    assert registry.status is Status.FAIL and "starts as root" in registry.message
     assert one(obs, "compose.healthcheck", "built-nonroot").status is Status.PASS
     assert one(obs, "compose.healthcheck", "built-root").status is Status.FAIL
     # redis is a Docker Official Image: those ship no HEALTHCHECK, so none is known to exist

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from hypothesis import given
@@ -129,3 +130,34 @@ def test_no_item_passes_without_a_passing_production_observation_behind_it(raw):
     production = [o for o in observations if o.production and o.check in ("p.a", "p.b")]
     if by_id["d.all"].status is VerdictStatus.PASS:
         assert not any(o.status in (Status.FAIL, Status.ERROR, Status.UNKNOWN) for o in production)
+
+
+def test_waived_failures_fold_between_unknown_and_pass():
+    # a waived failure beside passes: waived, not passed; a real failure or an unknown still decides
+    v = verdicts([obs("p.a", "waived"), obs("p.a", "pass", path="g.yml"), obs("p.b", "pass"), obs("p.c", "pass")])
+    assert v["d.all"].status is VerdictStatus.WAIVED and v["d.nested"].status is VerdictStatus.WAIVED
+    assert v["d.any"].status is VerdictStatus.PASS  # another check proves it
+    assert verdicts([obs("p.a", "waived"), obs("p.a", "fail", path="g")])["d.all"].status is VerdictStatus.FAIL
+    assert verdicts([obs("p.a", "waived"), obs("p.b", "unknown")])["d.all"].status is VerdictStatus.UNKNOWN
+    # with `any`, an accepted alternative counts as a passing one would, and stays visible
+    assert verdicts([obs("p.a", "waived"), obs("p.b", "fail")])["d.any"].status is VerdictStatus.WAIVED
+    # the roll-up sees the waived item, and the gate does not fail on it
+    v = verdicts([obs("p.a", "waived"), obs("p.b", "pass"), obs("p.c", "pass")])
+    assert v["d.rollup"].status is not VerdictStatus.FAIL and v["d.all"].status is VerdictStatus.WAIVED
+    assert "d.all" not in {f.item_id for f in gate_failures(list(v.values()), Severity.LOW, False)}
+
+
+def test_an_item_hook_turns_a_failing_item_into_a_waived_one_before_the_rollups():
+    asked = []
+
+    def waive(v):
+        asked.append(v.item_id)
+        return dataclasses.replace(v, status=VerdictStatus.WAIVED, waiver={"reason": "accepted"})
+
+    observations = [obs("p.a", "pass"), obs("p.b", "fail"), obs("p.c", "pass")]
+    out, _ = evaluate([parse_pack(PACK, "demo.yaml")], observations, OFFERED, PLANNED, [], {}, TODAY, waive=waive)
+    by_id = {v.item_id: v for v in out}
+    assert sorted(asked) == ["d.all"]  # asked only about failing items
+    assert by_id["d.all"].status is VerdictStatus.WAIVED and by_id["d.all"].waiver == {"reason": "accepted"}
+    assert by_id["d.any"].status is VerdictStatus.PASS
+    assert by_id["d.rollup"].status is VerdictStatus.UNKNOWN  # not failing: d.planned and d.manual are open

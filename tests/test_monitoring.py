@@ -104,3 +104,26 @@ def test_an_opentelemetry_collector_does_the_exporters_jobs(tmp_path):
     obs = observe(tmp_path)
     passing = {o.check for o in obs if o.status is Status.PASS}
     assert {"monitoring.prometheus_configured", "monitoring.resource_metrics", "monitoring.synthetic_checks"} <= passing
+    # the demo itself spells the receiver http_check/frontend-proxy
+    text = (tmp_path / "otelcol-config.yml").read_text().replace("httpcheck/frontend", "http_check/frontend-proxy")
+    (tmp_path / "otelcol-config.yml").write_text(text)
+    synthetic = by_check(observe(tmp_path))["monitoring.synthetic_checks"][0]
+    assert synthetic.status is Status.PASS and synthetic.subject.name == "receiver http_check"
+
+
+def test_a_vendor_sdk_waiting_for_its_key_is_not_instrumentation(tmp_path):
+    """Self-hosted products bundle Sentry or Datadog for their own cloud and switch them on only with a key."""
+    deps = '{"dependencies": {"@sentry/node": "^10.0.0", "dd-trace": "^5.0.0"}}\n'
+    (tmp_path / "package.json").write_text(deps)
+    (tmp_path / ".env.sample").write_text("PORT=3000\nSENTRY_DSN=\n")
+    (tmp_path / "server").mkdir()
+    (tmp_path / "server" / "tracer.ts").write_text('if (env.DD_API_KEY) {\n  tracer.init({ service: "app" });\n}\n')
+    apm = by_check(observe(tmp_path))["monitoring.apm"][0]
+    assert apm.status is Status.UNKNOWN
+    assert ".env.sample:2" in apm.message and "server/tracer.ts:1" in apm.message
+
+    # The deployment's own env file giving the key turns the SDK on.
+    (tmp_path / ".env").write_text("SENTRY_DSN=https://fake-key-for-tests@sentry.example.invalid/1\n")
+    apm = by_check(observe(tmp_path))["monitoring.apm"][0]
+    assert apm.status is Status.PASS and ".env:1" in apm.message
+    assert "fake-key" not in apm.message

@@ -7,7 +7,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO
+from conftest import REPO, audit_json
 from readiness.probes.nginx import CHECKS, NginxProbe
 
 from readiness import runner
@@ -175,3 +175,23 @@ def test_fragments_and_templates_are_judged_for_http_wide_directives(tmp_path):
     obs, _ = observe(tmp_path)
     got = {o.check: o.status for o in obs if o.check in ("nginx.compression", "nginx.rate_limiting")}
     assert got == {"nginx.compression": Status.PASS, "nginx.rate_limiting": Status.FAIL}
+
+
+def test_an_envsubst_template_the_image_renders_at_start_is_the_production_config(tmp_path):
+    """nginx's image renders /etc/nginx/templates/*.conf.template at start: opentelemetry-demo and penpot ship
+    their only nginx configuration that way. `${VAR}` stays an argument; the rest is judged as nginx reads it."""
+    conf = tmp_path / "src" / "image-provider" / "nginx.conf.template"
+    conf.parent.mkdir(parents=True)
+    conf.write_text(
+        "events {}\nhttp {\n  server {\n    listen ${IMAGE_PROVIDER_PORT};\n"
+        "    location /status {\n      stub_status;\n      allow all;\n    }\n  }\n}\n"
+    )
+    (tmp_path / "docker" / "gitpod" / "files").mkdir(parents=True)
+    (tmp_path / "docker" / "gitpod" / "files" / "nginx.conf").write_text(
+        "events {}\nhttp {\n  gzip on;\n  server {\n    listen 3449;\n  }\n}\n"
+    )
+    _, report = audit_json(tmp_path, "--fail-on", "none")
+    production = [o for o in report["observations"] if o["production"] and o["probe"] == "nginx"]
+    status = [o for o in production if o["subject"].get("path") == "src/image-provider/nginx.conf.template"]
+    assert any(o["status"] == "fail" and "/status" in o["message"] for o in status)  # `allow all` on stub_status
+    assert not any(o["subject"].get("path", "").startswith("docker/gitpod/") for o in production)  # a workspace

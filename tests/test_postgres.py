@@ -141,3 +141,16 @@ def test_an_image_named_by_the_projects_env_file(tmp_path):
     (tmp_path / ".env").write_text("POSTGRES_IMAGE=postgres:17.2  # the database\n")
     scram = [o for o in observe(tmp_path) if o.check == "postgres.scram_sha_256" and o.subject.name == "db"]
     assert [o.status for o in scram] == [Status.PASS], scram
+
+
+def test_a_floating_tag_of_a_supported_major_gets_patch_releases():
+    import datetime as dt
+
+    from readiness.probes.postgres import judge_version
+
+    from readiness.model import Status, Subject
+
+    today = dt.date(2026, 12, 2)
+    floating = judge_version(Subject(path="compose.yaml", line=3), 16, None, today)
+    assert floating.status is Status.PASS and "floats across minor releases" in floating.message
+    assert judge_version(Subject(path="compose.yaml", line=3), 14, None, today).status is Status.FAIL  # EOL 2026-11

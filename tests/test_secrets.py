@@ -336,3 +336,18 @@ def test_a_throwaway_test_database_in_a_pipeline_is_not_a_secret(tmp_path):
     wf.parent.mkdir(parents=True)
     wf.write_text("env:\n  DATABASE_URL: postgres://user:pass@localhost:5432/test\n")
     assert [o.status for o in _obs(tmp_path) if o.check == "secrets.no_hardcoded"] == [Status.PASS]
+
+
+@pytest.mark.parametrize(
+    ("line", "secret"),
+    [
+        ('  auth_provider_x509_cert_url: "https://www.googleapis.com/oauth2/v1/certs",', False),
+        ("GOOGLE_APPLICATION_CREDENTIALS_JSON=/run/app/config/key.json", False),
+        ("api_token = ./secrets/token.txt", False),
+        # a URL whose path carries a random segment is a webhook secret, not a location
+        ("SLACK_TOKEN=https://hooks.slack.com/services/T0000000/B0000000/Xq9wLz3kP0aB7cD2eF4gH6jK", True),
+        ('password: "Zx8qLw2mNp4rT6vY"', True),
+    ],
+)
+def test_locations_are_not_secret_values(line, secret):
+    assert bool(list(scan_text(line))) is secret

@@ -165,3 +165,36 @@ def test_a_kubernetes_load_balancer_on_port_80_serves_plain_http(tmp_path):
     ingress = "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: web\nspec:\n  tls: [{hosts: [a]}]\n"
     fronted = verdicts(tmp_path / "fronted", {"release/manifests.yaml": service, "release/ingress.yaml": ingress})
     assert "tls.protocols_modern" not in fronted  # an Ingress may terminate TLS: nothing declared to judge
+
+
+def test_gateways_that_serve_only_http_terminate_nothing(tmp_path):
+    service = (
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: frontend-external\nspec:\n  type: LoadBalancer\n"
+        "  ports:\n    - port: 80\n"
+    )
+    istio = (
+        "apiVersion: networking.istio.io/v1alpha3\nkind: Gateway\nmetadata:\n  name: web-gw\nspec:\n"
+        "  servers:\n    - port: {number: 80, name: http, protocol: HTTP}\n      hosts: ['*']\n"
+    )
+    gateway_api = (
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n  name: gw\nspec:\n"
+        "  listeners:\n    - {name: http, port: 80, protocol: HTTP}\n---\n"
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: r\nspec:\n"
+        "  parentRefs: [{name: gw}]\n"
+    )
+    files = {"release/manifests.yaml": service, "istio/gw.yaml": istio, "release/gateway.yaml": gateway_api}
+    got = verdicts(tmp_path / "http-only", files)
+    assert got["tls.hsts"][0] is Status.FAIL
+    # A route attached to a Gateway the repository does not hold may be served over TLS by it.
+    elsewhere = gateway_api.replace("parentRefs: [{name: gw}]", "parentRefs: [{name: shared-gateway}]")
+    got = verdicts(tmp_path / "elsewhere", {**files, "release/gateway.yaml": elsewhere})
+    assert "tls.hsts" not in got
+    # A project's own demo cluster kept under .github/ is tooling, not what the repository ships.
+    demo = (
+        "apiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: demo\n  annotations:\n"
+        "    networking.gke.io/managed-certificates: demo-cert\nspec: {}\n"
+    )
+    got = verdicts(tmp_path / "demo", {**files, ".github/release-cluster/ingress.yaml": demo})
+    assert got["tls.hsts"][0] is Status.FAIL
+    got = verdicts(tmp_path / "shipped", {**files, "deploy/ingress.yaml": demo})
+    assert "tls.hsts" not in got  # a managed certificate on a shipped Ingress may do TLS

@@ -140,6 +140,8 @@ def _kubernetes_exposure(ctx: ProbeContext) -> list[tuple[Subject, str]]:
     no Ingress or Gateway that could terminate TLS in front of it (microservices-demo's frontend-external)."""
     exposed: list[tuple[Subject, str]] = []
     terminators = False
+    gateways: set[str] = set()
+    parents: set[str] = set()  # the Gateways HTTPRoutes attach to: one the repository does not hold may do TLS
     for art, text in production_texts(ctx, re.compile(r"\.ya?ml$", re.I)):
         if "kind:" not in text or not re.search(
             r"(?m)^kind:\s*(Service|Ingress|Gateway|HTTPRoute|IngressRoute)\b", text
@@ -155,7 +157,12 @@ def _kubernetes_exposure(ctx: ProbeContext) -> list[tuple[Subject, str]]:
             if not isinstance(doc, dict):
                 continue
             kind = doc.get("kind")
-            if kind in ("Ingress", "Gateway", "HTTPRoute", "IngressRoute"):
+            if kind == "Gateway":
+                gateways.add(str((doc.get("metadata") or {}).get("name")))
+            if kind == "HTTPRoute":
+                spec_ = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
+                parents.update(str(r.get("name")) for r in spec_.get("parentRefs") or () if isinstance(r, dict))
+            elif kind in ("Ingress", "Gateway", "IngressRoute") and _may_terminate_tls(doc):
                 terminators = True
             spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
             if kind == "Service" and spec.get("type") in ("LoadBalancer", "NodePort"):
@@ -163,7 +170,22 @@ def _kubernetes_exposure(ctx: ProbeContext) -> list[tuple[Subject, str]]:
                 name = (doc.get("metadata") or {}).get("name") if isinstance(doc.get("metadata"), dict) else None
                 where = Subject(path=art.path, line=getattr(doc, "line", None), name=f"Service/{name}")
                 exposed.append((where, ", ".join(str(p) for p in ports)))
-    return [] if terminators else exposed
+    return [] if terminators or parents - gateways else exposed
+
+
+def _may_terminate_tls(doc: dict) -> bool:
+    """An Ingress, Gateway or route that declares TLS anywhere (a `tls` block, an HTTPS or TLS listener, port
+    443, a certificate annotation). An Istio Gateway serving only `protocol: HTTP` on port 80 terminates
+    nothing."""
+
+    def walk(node: object) -> bool:
+        if isinstance(node, dict):
+            return any(str(k).lower() == "tls" or ("cert" in str(k).lower() and v) or walk(v) for k, v in node.items())
+        if isinstance(node, list):
+            return any(walk(v) for v in node)
+        return str(node).upper() in ("HTTPS", "TLS", "443")
+
+    return walk(doc.get("spec")) or walk((doc.get("metadata") or {}).get("annotations") or {})
 
 
 def _text(ctx: ProbeContext, path: str) -> str:

@@ -8,20 +8,21 @@ item exists and is manual, the role is the item's, and the expiry is within its 
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
 import click
 import yaml
 
-from . import attestations
+from . import attestation_signing, attestations, dsse
 from . import config as config_mod
 from .attestations import ALLOWED_STATUS, AttestationError
-from .policy import Item, builtin_pack_names, load_packs
+from .policy import Item, builtin_pack_names, load_packs, with_max_validity
 
 
-def _item(item_id: str, pack_names: list[str]) -> Item:
-    packs = load_packs(list(dict.fromkeys([*pack_names, *builtin_pack_names()])))
+def _item(item_id: str, pack_names: list[str], max_days: int | None = None) -> Item:
+    packs = with_max_validity(load_packs(list(dict.fromkeys([*pack_names, *builtin_pack_names()]))), max_days)
     item = next((i for p in packs for i in p.items if i.id == item_id), None)
     if item is None:
         raise AttestationError(f"{item_id}: no item of that id in any policy pack (see: readiness list)")
@@ -75,11 +76,12 @@ def record(
     evidence: str | None = None,
     config_path: Path | None = None,
     today: dt.date | None = None,
+    sign_key: Path | None = None,
 ) -> tuple[Path, attestations.Attestation, dt.date]:
     """Append one attestation; return the file, the entry as the audit reads it, and its expiry."""
     today = today or dt.date.today()
     cfg = config_mod.load(root, config_path)
-    item = _item(item_id, list(cfg.policies))
+    item = _item(item_id, list(cfg.policies), cfg.attestation_max_days)
     assert item.manual is not None
     if role.strip().casefold() != item.manual.role.casefold():
         raise AttestationError(f"{item_id} is attested by the {item.manual.role}, not by {role!r}")
@@ -99,17 +101,29 @@ def record(
         entry["expires"] = expires.isoformat()
     if evidence:
         entry["evidence"] = evidence
+    if sign_key is not None:
+        entry["signature"] = attestation_signing.signature(
+            attestations.parse_entry(entry), dsse.load_private_key(sign_key)
+        )
     path = root / cfg.attestations
-    before = path.read_text(encoding="utf-8") if path.exists() else ""
+    existed = path.exists()
+    before = path.read_text(encoding="utf-8") if existed else ""
     after = _appended(before, entry, cfg.attestations)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(after, encoding="utf-8")
     # read back as the audit will: the entry must be there and count
     loaded = attestations.load(root, cfg.attestations)
     written = loaded.entries[-1] if loaded and not loaded.problem and loaded.entries else None
+    if written is not None:
+        keys = attestation_signing.load_keys(root, cfg)
+        why_sig, signed_by = attestation_signing.why_not(written, item, keys)
+        written = dataclasses.replace(written, problem=written.problem or why_sig, signed_by=signed_by)
     why = "not read back" if written is None else attestations.judge(written, item, today)
     if written is None or why:
-        path.write_text(before, encoding="utf-8")
+        if existed:
+            path.write_text(before, encoding="utf-8")
+        else:
+            path.unlink()  # refused: leave no empty file behind
         raise AttestationError(f"{cfg.attestations}: the new entry would not count ({why}); nothing written")
     return path, written, attestations.expiry(written, item) or latest
 
@@ -126,6 +140,11 @@ def record(
 @click.option("--evidence", metavar="URL", help="Where the proof is (a review, a report, a ticket).")
 @click.option("--path", "root", type=click.Path(path_type=Path, file_okay=False), default=".", show_default=True)
 @click.option("--config", "config_path", type=click.Path(path_type=Path), help="Config file naming the file.")
+@click.option(
+    "--sign-key",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Sign the entry with this Ed25519 private key (PEM), listed for the role in attestation_signing.keys.",
+)
 def attest_command(
     item_id: str,
     role: str,
@@ -136,6 +155,7 @@ def attest_command(
     evidence: str | None,
     root: Path,
     config_path: Path | None,
+    sign_key: Path | None,
 ) -> int:
     """Record an attestation for a manual ITEM in the repository's attestations file."""
     path, att, until = record(
@@ -148,6 +168,8 @@ def attest_command(
         expires=expires.date() if expires else None,
         evidence=evidence,
         config_path=config_path,
+        sign_key=sign_key,
     )
-    click.echo(f"{path}: {att.item} attested {att.status} by {att.name} ({att.role}) until {until}", err=True)
+    signed = f", signed by key {att.signed_by[:16]}…" if att.signed_by else (", signed" if att.signature else "")
+    click.echo(f"{path}: {att.item} attested {att.status} by {att.name} ({att.role}) until {until}{signed}", err=True)
     return 0

@@ -38,6 +38,9 @@ class Attestation:
     evidence: str | None
     line: int | None
     problem: str | None = None  # why it does not count; None when well-formed
+    note: str | None = None
+    signature: dict[str, str] | None = None  # {keyid, sig}: a detached DSSE signature (attestation_signing.py)
+    signed_by: str | None = None  # the keyid, once the signature verified with a key listed for the role
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -49,6 +52,9 @@ class Attestation:
             "expires": self.expires.isoformat() if self.expires else None,
             "evidence": self.evidence,
             "line": self.line,
+            "signature": {"keyid": self.signature["keyid"], "verified": self.signed_by is not None}
+            if self.signature
+            else None,
         }
 
 
@@ -86,9 +92,16 @@ def _entry(raw: Any, line: int | None) -> Attestation:
         problem = "date is not an ISO date (YYYY-MM-DD)"
     elif raw.get("expires") is not None and expires is None:
         problem = "expires is not an ISO date (YYYY-MM-DD)"
-    unknown = sorted(set(raw) - {*REQUIRED, "expires", "evidence", "note"})
+    unknown = sorted(set(raw) - {*REQUIRED, "expires", "evidence", "note", "signature"})
     if not problem and unknown:
         problem = f"unknown key {', '.join(unknown)}"
+    signature = raw.get("signature")
+    if signature is not None and not (
+        isinstance(signature, dict)
+        and set(signature) == {"keyid", "sig"}
+        and all(isinstance(v, str) for v in signature.values())
+    ):
+        problem, signature = problem or "signature must be a mapping of exactly keyid and sig", None
     return Attestation(
         item=str(raw.get("item", "")),
         status=str(raw.get("status", "")),
@@ -99,7 +112,14 @@ def _entry(raw: Any, line: int | None) -> Attestation:
         evidence=str(raw["evidence"]) if raw.get("evidence") else None,
         line=line,
         problem=problem,
+        note=str(raw["note"]) if raw.get("note") else None,
+        signature=dict(signature) if signature else None,
     )
+
+
+def parse_entry(raw: dict[str, Any]) -> Attestation:
+    """One entry as the audit reads it (what a signature covers is computed from this)."""
+    return _entry(raw, None)
 
 
 def load(root: Path, rel: str) -> AttestationFile | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sys
 import traceback
@@ -10,11 +11,12 @@ from typing import Any
 
 import click
 
-from . import __version__, environment, subprocesses
+from . import __version__, dsse, environment, subprocesses
 from . import config as config_mod
 from . import progress as progress_mod
 from .attest import attest_command
 from .check_docs import page_path
+from .evidence_signing import keygen_command, sign_command, verify_command
 from .fleet.cli import fleet_group
 from .model import Severity
 from .policy import PolicyError, builtin_pack_names, load_packs, planned_checks
@@ -96,6 +98,16 @@ class _AuditCommand(click.Command):
     help="Go-live gate: also fail on manual items at or above the threshold that lack a valid attestation.",
 )
 @click.option(
+    "--require-signed-attestations",
+    is_flag=True,
+    help="--require-attestations, and only attestations signed by a key .readiness.yaml lists for the role count.",
+)
+@click.option(
+    "--fail-on-drift",
+    is_flag=True,
+    help="Exit 1 also when the repository's own checklist claims done an item the evidence fails (checklist drift).",
+)
+@click.option(
     "--config",
     "config_path",
     type=click.Path(path_type=Path),
@@ -105,6 +117,16 @@ class _AuditCommand(click.Command):
     "--deployment",
     metavar="NAME",
     help="Audit only this deployment as production (names: `readiness deployments PATH`).",
+)
+@click.option(
+    "--baseline",
+    "baseline_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Compare with a previous JSON report (--format json=FILE): findings new, fixed, unchanged.",
+)
+@click.option("--base", "base_ref", metavar="REF", help="Compare with an audit of the merge base of HEAD and REF.")
+@click.option(
+    "--fail-on-new", is_flag=True, help="With --baseline or --base: gate only on new findings (and probe errors)."
 )
 @click.option("--store", "store_url", metavar="URL", help="Also record the run in this evidence store (see: store).")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the parse cache ($XDG_CACHE_HOME/readiness).")
@@ -118,8 +140,13 @@ def audit(
     max_lines: int | None,
     fail_on: str,
     require_attestations: bool,
+    require_signed_attestations: bool,
+    fail_on_drift: bool,
     config_path: Path | None,
     deployment: str | None,
+    baseline_file: Path | None,
+    base_ref: str | None,
+    fail_on_new: bool,
     store_url: str | None,
     no_cache: bool,
     **probe_values: Any,
@@ -132,11 +159,18 @@ def audit(
       1  the gate failed: an item at or above --fail-on failed, or its probe
          errored (fail closed: an unreachable endpoint proves nothing), or,
          with --require-attestations, a manual item lacks a valid attestation
+         (--require-signed-attestations: a valid attestation signed by a key listed for its role);
+         with --fail-on-drift, the repository's documents claim done an item that fails
       2  usage or configuration error (message on stderr)
       3  internal error: a bug in readiness (message on stderr)
     The report goes to stdout (or --output); progress and logs go to stderr.
+    Waivers (.readiness/waivers.yaml, inline readiness:ignore=CHECK): docs/waivers.md.
     """
     requested = outputs.parse(fmt, output)
+    if baseline_file and base_ref:
+        raise UsageProblem("--baseline and --base: give one")
+    if fail_on_new and not (baseline_file or base_ref):
+        raise UsageProblem("--fail-on-new needs --baseline FILE or --base REF")
     if not path.exists():
         raise UsageProblem(f"{path}: no such file or directory")
     if not path.is_dir():
@@ -150,16 +184,26 @@ def audit(
             if v is not None and v is not False:
                 given.append((opt.path, True if opt.is_flag else v, opt.multiple))
     cfg = config_mod.with_values(cfg, given)
-    from . import cache
+    if require_signed_attestations:
+        cfg = dataclasses.replace(cfg, attestation_signing={**cfg.attestation_signing, "required": True})
+        require_attestations = True
+    from . import baseline, cache
     from .runner import audit as run_audit  # here: `readiness --help` needs none of the engine
 
     cache.disable(no_cache)
+    packs = list(policies) or None
+    prior = baseline.load(baseline_file) if baseline_file else None
+    if base_ref:
+        base_audit = lambda p: run_audit(p, cfg, packs, deployment=deployment)  # noqa: E731
+        prior = baseline.audit_base(path, base_ref, base_audit, lambda msg: click.echo(f"readiness: {msg}", err=True))
     shown = progress_mod.for_stream(sys.stderr, len(load_probes()))
-    report = run_audit(path, cfg, list(policies) or None, progress=shown, deployment=deployment)
+    report = run_audit(path, cfg, packs, progress=shown, deployment=deployment)
     if shown:
         shown.close()
+    if prior:
+        report.baseline = baseline.compare(report, prior)
     threshold = None if fail_on == "none" else Severity(fail_on)
-    gate = report.gate(threshold, require_attestations)
+    gate = report.gate(threshold, require_attestations, new_only=fail_on_new)
     to_stdout, written = outputs.write(
         requested, report, gate, color=color, quiet=quiet, max_lines=max_lines, stdout_is_tty=sys.stdout.isatty()
     )
@@ -173,7 +217,12 @@ def audit(
             raise UsageProblem(f"cannot write the report to standard output: {exc.strerror or exc}") from None
     if store_url:
         record_audit(report.to_json(gate), store_url)
-    return EXIT_OK if gate.passed else EXIT_GATE
+    drifted = len(report.drift.drifts) if report.drift else 0
+    if fail_on_drift and drifted:
+        click.echo(
+            f"readiness: {drifted} items claimed done in the repository's documents fail (--fail-on-drift)", err=True
+        )
+    return EXIT_OK if gate.passed and not (fail_on_drift and drifted) else EXIT_GATE
 
 
 def _catalogue() -> dict:
@@ -325,6 +374,9 @@ def deployments(path: Path, fmt: str, config_path: Path | None) -> int:
 
 
 cli.add_command(attest_command)
+cli.add_command(sign_command)
+cli.add_command(verify_command)
+cli.add_command(keygen_command)
 cli.add_command(secrets_cmd)
 cli.add_command(store_group)
 cli.add_command(fleet_group)
@@ -378,6 +430,7 @@ def main(argv: list[str] | None = None) -> int:
         ProbeLoadError,
         outputs.FormatError,
         environment.ForeignDependency,
+        dsse.SigningError,
     ) as exc:
         click.echo(f"readiness: {exc}", err=True)
         return EXIT_USAGE

@@ -21,6 +21,8 @@ CONFIG_FILE = ".readiness.yaml"
 DEFAULT_POLICIES = ("production-deployment", "devops-deployment")
 DEFAULT_MAX_FILE_SIZE = 2 * 1024 * 1024
 DEFAULT_ATTESTATIONS = ".readiness/attestations.yaml"
+DEFAULT_WAIVERS = ".readiness/waivers.yaml"
+DEFAULT_WAIVER_MAX_DAYS = 365
 
 # Files that describe how to develop or test, not how production runs. Their
 # findings are still reported, but they never decide a production item.
@@ -39,7 +41,7 @@ DEFAULT_NON_PRODUCTION = (
     "*.example.*",
     "*.sample",
     "*.sample.*",
-    "*.template",
+    "*env.template",  # .env.template: an example env; nginx's *.conf.template is rendered at start, production
     "*.dist",
     "*.dev.*",
     "*-dev.*",
@@ -62,10 +64,14 @@ class Config:
     non_production: tuple[str, ...] = DEFAULT_NON_PRODUCTION
     severity: dict[str, str] = field(default_factory=dict)
     attestations: str = DEFAULT_ATTESTATIONS
+    attestation_max_days: int | None = None  # caps every manual item's validity (the pack's own cap may be lower)
     probes: dict[str, dict[str, Any]] = field(default_factory=dict)
     live: dict[str, Any] = field(default_factory=dict)
     deployments: tuple[dict[str, Any], ...] = ()  # named or overridden deployments
     time_budget: dict[str, float] = field(default_factory=dict)  # probe_seconds, file_seconds (readiness.budget)
+    attestation_signing: dict[str, Any] = field(default_factory=dict)  # {required, keys: {role: [PEM]}}
+    waivers_file: str = DEFAULT_WAIVERS
+    waiver_max_days: int = DEFAULT_WAIVER_MAX_DAYS
     source: str | None = None  # the file it came from, if any
 
     def probe_settings(self, probe: str) -> dict[str, Any]:
@@ -185,10 +191,14 @@ def load(root: Path, explicit: Path | None = None) -> Config:
         non_production=tuple(scope.get("non_production", DEFAULT_NON_PRODUCTION)),
         severity=dict(data.get("severity", {})),
         attestations=data.get("attestations", DEFAULT_ATTESTATIONS),
+        attestation_max_days=data.get("attestation_max_days"),
         probes=dict(data.get("probes", {})),
         live=dict(data.get("live", {})),
         deployments=tuple(data.get("deployments", ())),
         time_budget=dict(data.get("time_budget", {})),
+        attestation_signing=dict(data.get("attestation_signing", {})),
+        waivers_file=data.get("waivers", {}).get("file", DEFAULT_WAIVERS),
+        waiver_max_days=data.get("waivers", {}).get("max_days", DEFAULT_WAIVER_MAX_DAYS),
         source=str(path),
     )
 

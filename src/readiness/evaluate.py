@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from .attestations import Attestation, expiry, judge
@@ -82,6 +82,9 @@ def check_result(
     if by[Status.UNKNOWN]:
         sel = by[Status.UNKNOWN]
         return CheckResult(check, VerdictStatus.UNKNOWN, _summarise(sel), _ids(sel))
+    if by[Status.WAIVED]:  # it fails, and a waiver accepts every failure: shown as such, not as a pass
+        sel = by[Status.WAIVED]
+        return CheckResult(check, VerdictStatus.WAIVED, _summarise(sel), _ids(sel), _strongest(sel))
     if by[Status.PASS]:
         sel = by[Status.PASS]
         return CheckResult(check, VerdictStatus.PASS, _summarise(sel, 2), _ids(mine), _strongest(sel))
@@ -108,18 +111,23 @@ def _combine(expr: Expr, results: dict[str, CheckResult]) -> CheckResult:
 
     passed, failed = pick(VerdictStatus.PASS), pick(VerdictStatus.FAIL)
     unknown, na = pick(VerdictStatus.UNKNOWN), pick(VerdictStatus.NOT_APPLICABLE)
+    waived = pick(VerdictStatus.WAIVED)
     strength = max((p.strength for p in passed if p.strength), key=lambda s: s.rank, default=None)
     if isinstance(expr, AllOf):
         if failed:
             return CheckResult("", VerdictStatus.FAIL, joined(failed), ids, failed[0].strength, errored)
         if unknown:
             return CheckResult("", VerdictStatus.UNKNOWN, joined(unknown), ids, None, errored)
+        if waived:
+            return CheckResult("", VerdictStatus.WAIVED, joined(waived), ids, waived[0].strength)
         if passed:
             return CheckResult("", VerdictStatus.PASS, joined(passed), ids, strength)
         return CheckResult("", VerdictStatus.NOT_APPLICABLE, joined(na), ids)
     assert isinstance(expr, AnyOf)
     if passed:
         return CheckResult("", VerdictStatus.PASS, joined(passed), ids, strength)
+    if waived:  # one accepted alternative suffices, as a passing one would, but it stays visible
+        return CheckResult("", VerdictStatus.WAIVED, joined(waived), ids, waived[0].strength)
     if unknown:
         return CheckResult("", VerdictStatus.UNKNOWN, joined(unknown), ids, None, errored)
     if failed:
@@ -159,11 +167,16 @@ def _rollup(pack: Pack, item: Item, severity: Severity, done: dict[str, ItemVerd
     verdicts = [done[i.id] for i in covered]
     failing = [v.item_id for v in verdicts if v.status is VerdictStatus.FAIL]
     open_ = [v.item_id for v in verdicts if v.status in (VerdictStatus.UNKNOWN, VerdictStatus.MANUAL)]
+    waived = [v.item_id for v in verdicts if v.status is VerdictStatus.WAIVED]
     if failing:
         status, reason = VerdictStatus.FAIL, f"{len(failing)} of {len(covered)} items fail: {', '.join(failing[:5])}"
     elif open_:
         status = VerdictStatus.UNKNOWN
         reason = f"{len(open_)} of {len(covered)} items are not decided yet (unknown or awaiting attestation)"
+    elif waived:
+        status = VerdictStatus.WAIVED
+        reason = f"{len(waived)} of {len(covered)} items fail under a waiver: {', '.join(waived[:5])}"
+        reason += "; the rest pass or do not apply"
     else:
         status, reason = VerdictStatus.PASS, f"all {len(covered)} items pass or do not apply"
     return ItemVerdict(pack.name, item.id, status, severity, reason)
@@ -178,12 +191,14 @@ def evaluate(
     severity_overrides: dict[str, str],
     today: dt.date,
     existential: frozenset[str] = frozenset(),
+    waive: Callable[[ItemVerdict], ItemVerdict] | None = None,
 ) -> tuple[list[ItemVerdict], dict[str, CheckResult]]:
     """Every item of every pack, in pack order, and the check results behind them.
 
     ``existential`` checks claim that something exists ("a backup job"): one passing observation in
     production proves them. The others are universal ("every service runs as non-root"): any failure fails
-    them, any unreadable input leaves them unknown."""
+    them, any unreadable input leaves them unknown. ``waive`` may turn a failing item into a waived one
+    (item waivers); it runs before the roll-ups, so they see it."""
     wanted = {c for p in packs for i in p.items if i.evidence for c in i.evidence.checks()}
     results = {c: check_result(c, observations, offered, planned, existential) for c in sorted(wanted)}
     verdicts: list[ItemVerdict] = []
@@ -212,7 +227,7 @@ def evaluate(
                 verdict = ItemVerdict(
                     pack.name, item.id, status, severity, reason, r.observations, r.strength, r.errored
                 )
-            done[item.id] = verdict
+            done[item.id] = waive(verdict) if waive and verdict.status is VerdictStatus.FAIL else verdict
         verdicts.extend(done[i.id] for i in pack.items)
     return verdicts, results
 

@@ -19,6 +19,7 @@ class Status(enum.StrEnum):
     UNKNOWN = "unknown"
     ERROR = "error"
     NOT_APPLICABLE = "not_applicable"
+    WAIVED = "waived"  # a failure a waiver accepts (never emitted by a probe; see readiness.waivers)
 
 
 class VerdictStatus(enum.StrEnum):
@@ -29,6 +30,7 @@ class VerdictStatus(enum.StrEnum):
     UNKNOWN = "unknown"
     NOT_APPLICABLE = "not_applicable"
     MANUAL = "manual"
+    WAIVED = "waived"  # it fails, and every failure behind it is waived: shown and counted, not gated
 
 
 class Severity(enum.StrEnum):
@@ -146,6 +148,7 @@ class Observation:
     facts: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
     production: bool = True
     probe: str = ""
+    waiver: dict[str, Any] | None = field(default=None, compare=False, hash=False)  # what waived a failure
 
     def sort_key(self) -> tuple:
         s = self.subject
@@ -173,3 +176,4 @@ class ItemVerdict:
     strength: Strength | None = None
     errored: bool = False  # a probe behind this item failed to run: the gate fails closed
     attestation: dict[str, Any] | None = None
+    waiver: dict[str, Any] | None = None  # an item waiver that accepts this failing item

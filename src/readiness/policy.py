@@ -9,6 +9,7 @@ probe implements yet, so a typo is told apart from planned work.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass
@@ -228,6 +229,23 @@ def load_packs(names: list[str] | tuple[str, ...]) -> list[Pack]:
             if ids.setdefault(item.id, pack.name) != pack.name:
                 raise PolicyError(f"item id {item.id} is in both {ids[item.id]} and {pack.name}")
     return packs
+
+
+def with_max_validity(packs: list[Pack], days: int | None) -> list[Pack]:
+    """``packs`` with every manual item's attestation validity capped at ``days`` (the configuration's
+    ``attestation_max_days``): an organisation may be stricter than a pack, never looser."""
+    if days is None:
+        return packs
+    out = []
+    for pack in packs:
+        items = tuple(
+            dataclasses.replace(i, manual=dataclasses.replace(i.manual, valid_days=min(i.manual.valid_days, days)))
+            if i.manual and i.manual.valid_days > days
+            else i
+            for i in pack.items
+        )
+        out.append(dataclasses.replace(pack, items=items))
+    return out
 
 
 def planned_checks() -> dict[str, dict[str, str]]:

@@ -10,18 +10,23 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .attestations import AttestationFile
 from .deployment import DeploymentMap
 from .discovery import Discovery
+from .drift import DriftReport
 from .evaluate import CheckResult, gate_failures
 from .inventory import Inventory
-from .model import ItemVerdict, Observation, Severity, VerdictStatus
+from .model import ItemVerdict, Observation, Severity, Status, VerdictStatus
 from .policy import Pack
 from .probe import Gap
 
-SCHEMA_VERSION = "1.0"
+if TYPE_CHECKING:
+    from .baseline import Comparison
+    from .waivers import Waivers
+
+SCHEMA_VERSION = "1.1"  # 1.1: waivers, the waived status, the baseline comparison
 SCHEMA_ID = "https://readiness.invalid/schema/evidence-v1.json"
 
 
@@ -39,6 +44,7 @@ class Gate:
     threshold: Severity | None
     require_attestations: bool
     failures: tuple[ItemVerdict, ...]
+    new_only: bool = False  # --fail-on-new: failing items count only with a finding the baseline lacks
 
     @property
     def passed(self) -> bool:
@@ -48,6 +54,7 @@ class Gate:
         return {
             "fail_on": self.threshold.value if self.threshold else "none",
             "require_attestations": self.require_attestations,
+            "fail_on_new": self.new_only,
             "passed": self.passed,
             "failing_items": [v.item_id for v in self.failures],
         }
@@ -71,11 +78,20 @@ class AuditReport:
     gaps: list[Gap] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     deployments: DeploymentMap | None = None
+    attestation_signing: dict[str, Any] | None = None  # {required, keys: {role: [keyid]}}
+    drift: DriftReport | None = None  # the repository's own checklists against the verdicts
+    waivers: Waivers | None = None
+    baseline: Comparison | None = None  # set by readiness.baseline when compared with a previous audit
 
-    def gate(self, threshold: Severity | None, require_attestations: bool) -> Gate:
-        return Gate(
-            threshold, require_attestations, tuple(gate_failures(self.verdicts, threshold, require_attestations))
-        )
+    def gate(self, threshold: Severity | None, require_attestations: bool, new_only: bool = False) -> Gate:
+        failures = gate_failures(self.verdicts, threshold, require_attestations)
+        if new_only:
+            if self.baseline is None:
+                raise ValueError("--fail-on-new needs a baseline")
+            new = self.baseline.items_with_new()
+            # errored and unattested items still count: the baseline cannot vouch for what was not decided
+            failures = [v for v in failures if v.item_id in new or v.errored or v.status is not VerdictStatus.FAIL]
+        return Gate(threshold, require_attestations, tuple(failures), new_only)
 
     def item(self, item_id: str):
         for pack in self.packs:
@@ -96,6 +112,8 @@ class AuditReport:
             "by_severity": by_severity,
             "observations": len(self.observations),
             "errored_items": sum(1 for v in self.verdicts if v.errored),
+            "waived_observations": sum(1 for o in self.observations if o.status is Status.WAIVED),
+            "waiver_problems": len(self.waivers.problems()) if self.waivers else 0,
         }
 
     def to_json(self, gate: Gate) -> dict[str, Any]:
@@ -166,6 +184,7 @@ class AuditReport:
                     "message": o.message,
                     "facts": o.facts,
                 }
+                | ({"waiver": o.waiver} if o.waiver else {})
                 for i, o in enumerate(self.observations)
             ],
             "checks": [
@@ -182,11 +201,15 @@ class AuditReport:
             "attestations": {
                 "file": self.attestations.path if self.attestations else None,
                 "problem": self.attestations.problem if self.attestations else None,
+                "signing": self.attestation_signing,
                 "entries": [
                     a.to_json() | {"problem": a.problem}
                     for a in (self.attestations.entries if self.attestations else [])
                 ],
             },
+            "drift": self.drift.to_json() if self.drift else None,
+            "waivers": self.waivers.to_json() if self.waivers else None,
+            "baseline": self.baseline.to_json() if self.baseline else None,
             "summary": self.summary(),
             "gate": gate.to_json(),
         }
@@ -208,6 +231,7 @@ class AuditReport:
             "errored": v.errored,
             "observations": list(v.observations),
             "attestation": v.attestation,
+            "waiver": v.waiver,
         }
 
 

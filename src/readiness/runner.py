@@ -6,8 +6,10 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
-from . import __version__, budget
+from . import __version__, attestation_signing, budget
 from . import attestations as attestations_mod
+from . import drift as drift_mod
+from . import waivers as waivers_mod
 from .cap import Cap
 from .classify import Classification
 from .config import Config, ConfigError, validate
@@ -18,7 +20,7 @@ from .discovery import Discovery, discover
 from .evaluate import evaluate
 from .inventory import Inventory
 from .model import Artifact, Observation, Status, Subject
-from .policy import builtin_pack_names, load_packs, planned_checks
+from .policy import builtin_pack_names, load_packs, planned_checks, with_max_validity
 from .probe import Files, Gap, Probe, ProbeContext, load_probes
 from .report import AuditReport, ProbeRun
 
@@ -143,7 +145,7 @@ def audit(
     """Run every installed probe over ``root`` and evaluate the chosen packs."""
     started = now()
     say = progress or (lambda _msg: None)
-    packs = load_packs(policies or list(config.policies))
+    packs = with_max_validity(load_packs(policies or list(config.policies)), config.attestation_max_days)
     known_items = {i.id for p in packs for i in p.items}
     unknown_overrides = sorted(set(config.severity) - known_items)
     if unknown_overrides:
@@ -159,7 +161,17 @@ def audit(
     found = discover(root, config)
     # before the probes run: an attestation that can never count is the user's mistake to fix first
     atts = attestations_mod.load(found.root, config.attestations)
-    attestations_mod.check_items(atts, packs, load_packs(builtin_pack_names()))
+    builtin = load_packs(builtin_pack_names())
+    attestations_mod.check_items(atts, packs, builtin)
+    role_keys = attestation_signing.load_keys(found.root, config)
+    notes = []
+    if role_keys.required and not role_keys.keys:
+        notes.append("signed attestations are required but attestation_signing.keys lists no key: none can count")
+    atts = attestation_signing.apply(atts, {i.id: i for p in [*builtin, *packs] for i in p.items}, role_keys)
+    offered = {c.id for cls in probe_classes for c in cls.checks}
+    known_items = {i.id for p in [*packs, *builtin] for i in p.items}
+    known_checks = offered | set(planned_checks())
+    accepted = waivers_mod.load(found.root, config, known_checks, known_items, started.date())
     files = Files(found.root)
     say("finding the deployments the repository ships")
     deployments = build_deployments(found, config, files, deployment)
@@ -177,9 +189,9 @@ def audit(
         runs.append(run)
 
     say("evaluating policies")
-    offered = {c.id for cls in probe_classes for c in cls.checks}
     observations.sort(key=Observation.sort_key)
-    finished = now()
+    accepted.scan_inline(found.root, files.marked, config.max_file_size, known_checks)
+    observations = accepted.apply(observations)
     verdicts, results = evaluate(
         packs,
         observations,
@@ -189,7 +201,11 @@ def audit(
         config.severity,
         started.date(),
         frozenset(c for cls in probe_classes for c in cls.existential_checks),
+        accepted.item_hook(observations),
     )
+    say("comparing the repository's own checklists with the verdicts")
+    drift = drift_mod.find(found, files, packs, verdicts)  # after the verdicts, never changing them
+    finished = now()
     return AuditReport(
         tool_version=__version__,
         started=started,
@@ -203,7 +219,11 @@ def audit(
         verdicts=verdicts,
         check_results=results,
         attestations=atts,
+        attestation_signing=attestation_signing.summary(role_keys),
+        drift=drift,
+        notes=notes,
         config_source=config.source,
         deployments=deployments,
+        waivers=accepted,
         gaps=sorted(gaps, key=lambda g: (g.probe, g.subject.path or "", g.subject.line or 0, g.reason)),
     )

@@ -17,7 +17,7 @@ from ..config import Config, ConfigError
 from ..discovery import Discovery
 from ..model import Subject, VcsState
 from ..probe import ArtifactUnreadable, Files
-from . import compose
+from . import compose, documents
 from .environments import Environment, tree_environment
 from .model import Deployment, DeploymentMap, FileScope, Unit
 from .scope import file_scopes
@@ -113,13 +113,23 @@ def build(found: Discovery, config: Config, files: Files, select: str | None = N
     deployments = [compose.deployment(c, env, why, docs) for c, env, why in decided]
     for source in deployment_sources():
         deployments += source(found, files)
+    claims, disowned = _documents(found, files)
+    deployments = documents.apply_claims(deployments, claims)
     deployments = _overridden(deployments, [d for d in config.deployments if "name" in d and "files" not in d])
     deployments = _audit_all_when_none_is_production(deployments)
     if select is not None:
         deployments = _select(deployments, select)
     non_production = pathspec.GitIgnoreSpec.from_lines(config.non_production)
-    scopes, orphans = file_scopes(found.artifacts, deployments, non_production.match_file, explicit)
+    scopes, orphans = file_scopes(found.artifacts, deployments, non_production.match_file, explicit, disowned)
     dmap = DeploymentMap(deployments, orphans, scopes, selected=select, compose_docs=docs, compose_errors=errors)
+    if any(d.kind == "helm" for d in deployments):
+        from . import helm, helm_units
+
+        dmap.helm = helm.render_all(found, files, deployments, config.probe_settings("kubernetes").get("helm_binary"))
+        dmap.deployments = [
+            dataclasses.replace(d, units=helm_units.units(dmap.helm[d.name])) if d.name in dmap.helm else d
+            for d in dmap.deployments
+        ]
     dmap.compose_env = _project_env(found, files, {d.folder for d in deployments if d.kind == "compose"})
     dmap.summary = _summary(dmap)
     return dmap
@@ -149,6 +159,19 @@ def _project_env(found: Discovery, files: Files, folders: set[str]) -> dict[str,
             }
             break
     return out
+
+
+def _documents(found: Discovery, files: Files) -> tuple[list[documents.Claim], dict[str, Subject]]:
+    """What the READMEs say is production, and the folders they say are not."""
+    listed = [a.path for a in found.artifacts if a.skipped is None and a.vcs is not VcsState.IGNORED]
+    folders = {posixpath.dirname(p) for p in listed}
+    for f in list(folders):
+        while f:
+            f = posixpath.dirname(f)
+            folders.add(f)
+    readmes = sorted(_texts(found, files, documents.readme_paths(listed)).items())
+    claims = documents.claims(readmes, folders.__contains__)
+    return claims, documents.disowned(readmes, claims)
 
 
 def _overridden(deployments: list[Deployment], overrides: list[dict]) -> list[Deployment]:

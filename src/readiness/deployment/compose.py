@@ -195,6 +195,7 @@ class Candidate:
     reasons: list[str] = field(default_factory=list)
     starts: list[StartCommand] = field(default_factory=list)
     configured: Environment | None = None
+    assumed: bool = False  # production only by default or by a quick start, not by a name or a deploy script
 
     @property
     def folder(self) -> str:
@@ -375,6 +376,7 @@ def decide(
             else:
                 env = Environment.PRODUCTION
                 reasons.append("nothing names another environment: taken as a production stack")
+        d.candidate.assumed = env is Environment.PRODUCTION and not d.firm
         out.append((d.candidate, env, reasons))
     return sorted(out, key=lambda t: (not t[1].is_production, t[0].files))
 
@@ -428,6 +430,7 @@ def deployment(c: Candidate, env: Environment, reasons: list[str], docs: dict[st
         units=tuple(units[n] for n in sorted(units)),
         uses=tuple(sorted(set(uses) - set(c.files))),
         started_by=tuple(s.where for s in c.starts),
+        assumed=c.assumed,
     )
 
 

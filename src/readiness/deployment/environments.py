@@ -47,6 +47,8 @@ WORDS: dict[Environment, frozenset[str]] = {
             "devcontainer",
             "devenv",
             "devstack",
+            "gitpod",  # a cloud developer workspace
+            "storybook",  # a UI component workbench
         }
     ),
     Environment.TEST: frozenset(

@@ -10,6 +10,7 @@ from .environments import Environment
 
 if TYPE_CHECKING:
     from .compose import ServiceView
+    from .helm import Rendering
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,7 @@ class Deployment:
     units: tuple[Unit, ...] = ()
     uses: tuple[str, ...] = ()  # repository files and folders it pulls in (mounts, env files, builds)
     started_by: tuple[Subject, ...] = ()
+    assumed: bool = False  # production only because nothing says otherwise (or a quick start runs it)
 
     @property
     def production(self) -> bool:
@@ -96,6 +98,7 @@ class DeploymentMap:
     compose_docs: dict[str, Any] = field(default_factory=dict)  # parsed once, with lines, for every probe
     compose_errors: dict[str, Subject] = field(default_factory=dict)  # files that do not parse: where, and why
     compose_env: dict[str, dict[str, str]] = field(default_factory=dict)  # folder -> its .env (or example) values
+    helm: dict[str, Rendering] = field(default_factory=dict)  # chart deployment name -> what `helm template` made
 
     def compose_services(self) -> list[tuple[Deployment, ServiceView]]:
         """Every service of every compose deployment, merged across the deployment's files."""
@@ -119,6 +122,9 @@ class DeploymentMap:
         return {
             "summary": self.summary,
             "selected": self.selected,
-            "deployments": [d.to_json() for d in self.deployments],
+            "deployments": [
+                {**d.to_json(), "rendering": self.helm[d.name].to_json()} if d.name in self.helm else d.to_json()
+                for d in self.deployments
+            ],
             "orphans": [{"path": p, "reason": r} for p, r in sorted(self.orphans.items())],
         }

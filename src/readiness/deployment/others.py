@@ -43,14 +43,14 @@ def _decide(found: list[tuple[str, tuple[str, ...], tuple[str, ...], str]], kind
     out = []
     for name, files, uses, env in named:
         reasons = [env.reason]
-        environment = env.environment
+        environment, assumed = env.environment, False
         if environment is Environment.UNNAMED:
             if any_prod:
                 reasons.append(f"another {kind} deployment is named production")
             else:
-                environment = Environment.PRODUCTION
+                environment, assumed = Environment.PRODUCTION, True
                 reasons.append("nothing names another environment: taken as production")
-        out.append(Deployment(name, kind, files, environment, tuple(reasons), uses=uses))
+        out.append(Deployment(name, kind, files, environment, tuple(reasons), uses=uses, assumed=assumed))
     return out
 
 
@@ -104,6 +104,8 @@ def kustomize(found: Discovery, files: Files) -> list[Deployment]:
 def helm(found: Discovery) -> list[Deployment]:
     paths = [a.path for a in _readable(found)]
     charts = sorted(posixpath.dirname(p) for p in paths if posixpath.basename(p) == "Chart.yaml")
+    # A chart vendored in another's charts/ folder is part of that chart's rendering, not a deployment.
+    charts = [c for c in charts if not _subchart(c, set(charts))]
     out = []
     for chart in charts:
         inside = [p for p in paths if posixpath.dirname(p) == chart and VALUES.match(posixpath.basename(p))]
@@ -116,6 +118,11 @@ def helm(found: Discovery) -> list[Deployment]:
         entries += [(f"helm:{chart or '.'}+{posixpath.basename(v)}", (*default, v), chart_uses, v) for v in variants]
         out += _decide(entries, "helm")
     return out
+
+
+def _subchart(chart: str, charts: set[str]) -> bool:
+    parent, folder = posixpath.split(posixpath.dirname(chart))
+    return folder == "charts" and parent in charts
 
 
 def terraform(found: Discovery, files: Files) -> list[Deployment]:

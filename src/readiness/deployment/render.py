@@ -13,6 +13,9 @@ def text(dmap: DeploymentMap) -> str:
         lines.append(f"  files: {', '.join(d.files)}")
         for why in d.reasons:
             lines.append(f"  why:   {why}")
+        rendering = dmap.helm.get(d.name)
+        if rendering is not None:
+            lines.append(f"  helm:  {_rendering(rendering)}")
         for s in d.started_by[:5]:
             lines.append(f"  started by: {s.describe()}")
         for u in d.units:
@@ -31,3 +34,12 @@ def text(dmap: DeploymentMap) -> str:
         lines.append("orphans (deployed by nothing; reported, never deciding a production item):")
         lines += [f"  {p}: {why}" for p, why in sorted(dmap.orphans.items())]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _rendering(r) -> str:
+    if r.status != "rendered":
+        return f"not rendered: {r.reason}"
+    templates = len({t for t, _ in r.documents})
+    out = f"rendered {len(r.documents)} object(s) from {templates} template(s) ({r.described}, helm {r.helm_version})"
+    out += "".join(f"; dependency {n} left out: {why}" for n, why in r.missing)
+    return out + "".join(f"; {n}" for n in r.notes[:3])

@@ -17,7 +17,7 @@ from pathlib import PurePosixPath
 
 import pathspec
 
-from ..model import Artifact
+from ..model import Artifact, Subject
 from .environments import Environment, path_environment, tree_environment
 from .model import Deployment, FileScope
 
@@ -30,9 +30,10 @@ CONFIG_KINDS: dict[str, tuple[str, ...]] = {
     "alertmanager": ("alertmanager*.yml", "alertmanager*.yaml", "**/alertmanager/**/*.yml"),
 }
 _KIND_SPECS = {k: pathspec.GitIgnoreSpec.from_lines(v) for k, v in CONFIG_KINDS.items()}
-# Files that describe the whole repository rather than one environment.
+# Files that describe the whole repository rather than one environment. Under .github/ only the pipelines,
+# actions and settings: a cluster or Terraform kept there (a project's own demo site) is tooling, not the product.
 REPOSITORY_WIDE = re.compile(
-    r"^(\.github/|\.gitlab/|\.circleci/|\.gitlab-ci\.ya?ml$|Jenkinsfile|azure-pipelines|bitbucket-pipelines|"
+    r"^(\.github/(workflows/|actions/|[^/]+$)|\.gitlab/|\.circleci/|\.gitlab-ci\.ya?ml$|Jenkinsfile|azure-pipelines|bitbucket-pipelines|"
     r"\.readiness|renovate\.json|\.renovaterc|\.pre-commit)|\.(md|rst|adoc|txt)$",
     re.IGNORECASE,
 )
@@ -68,8 +69,10 @@ def file_scopes(
     deployments: list[Deployment],
     non_production: Callable[[str], bool],
     explicit: pathspec.PathSpec | None,
+    disowned: dict[str, Subject] | None = None,
 ) -> tuple[dict[str, FileScope], dict[str, str]]:
-    """The scope of every artifact, and the orphans (path -> why)."""
+    """The scope of every artifact, and the orphans (path -> why). ``disowned``: folders whose README says
+    they are not the production install path (deployment/documents.py)."""
     uses = Uses(deployments)
     mounted_kinds = {
         config_kind(a.path)
@@ -104,6 +107,9 @@ def file_scopes(
             continue
         if non_production(a.path):
             scopes[a.path] = FileScope(False, "matches scope.non_production")
+            continue
+        if disowner := next((w for f, w in (disowned or {}).items() if a.path.startswith(f + "/")), None):
+            scopes[a.path] = FileScope(False, f"{disowner.describe()} says its folder is not the production path")
             continue
         if explicit is not None:
             scopes[a.path] = FileScope(False, "not named by scope.production and used by no production deployment")

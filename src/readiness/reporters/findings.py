@@ -21,6 +21,7 @@ STATUS_WORD = {
     VerdictStatus.UNKNOWN: "unknown",
     VerdictStatus.NOT_APPLICABLE: "n/a",
     VerdictStatus.MANUAL: "manual",
+    VerdictStatus.WAIVED: "waived",
 }
 
 
@@ -81,12 +82,17 @@ def evidence(report: AuditReport, verdict: ItemVerdict) -> list[Observation]:
     errored one, otherwise all of them."""
     obs = [report.observations[i] for i in verdict.observations]
     if verdict.status is VerdictStatus.FAIL:
-        wanted: Status | None = Status.FAIL
+        wanted: tuple[Status, ...] = (Status.FAIL,)
+    elif verdict.status is VerdictStatus.WAIVED:
+        wanted = (Status.WAIVED, Status.FAIL)  # an item waiver leaves its observations failing
     elif verdict.errored:
-        wanted = Status.ERROR
+        wanted = (Status.ERROR,)
     else:
-        wanted = None
-    return [o for o in obs if o.status is wanted] or obs
+        wanted = ()
+    for status in wanted:
+        if shown := [o for o in obs if o.status is status]:
+            return shown
+    return obs
 
 
 def evidence_line(o: Observation) -> str:
@@ -176,4 +182,30 @@ def rejected_attestations(report: AuditReport) -> list[str]:
         if why:
             where = f"{f.path}:{a.line}" if a.line else f.path
             out.append(f"{where}: {a.item or '?'} by {a.name or '?'}: {why}")
+    return out
+
+
+def waiver_text(w: dict) -> str:
+    """One line for a waiver record: why, on whose word, until when, and where it is written."""
+    who = f" (approved by {w['approver']}, until {w['expires']})" if w.get("approver") else ""
+    return f"{w['reason']}{who} [{w['where']}]"
+
+
+def waiver_problems(report: AuditReport) -> list[str]:
+    """Waivers that do not count, each with where it is and why: errors, shown in every format."""
+    return [f"{w.describe()}: {w.problem}" for w in (report.waivers.problems() if report.waivers else [])]
+
+
+def unused_waivers(report: AuditReport) -> list[str]:
+    return [f"{w.describe()}: matches no failing finding" for w in (report.waivers.unused() if report.waivers else [])]
+
+
+def item_waivers(report: AuditReport) -> dict[int, dict]:
+    """Failing observations accepted by item waivers: those whose every production item is waived by one."""
+    by_check: dict[str, list[ItemVerdict]] = check_users(report)
+    out: dict[int, dict] = {}
+    for n, o in enumerate(report.observations):
+        users = by_check.get(o.check, [])
+        if o.status is Status.FAIL and o.production and users and all(v.waiver for v in users):
+            out[n] = users[0].waiver or {}
     return out

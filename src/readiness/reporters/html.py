@@ -15,7 +15,7 @@ from ..model import ItemVerdict, Severity, VerdictStatus
 from ..policy import Pack
 from ..report import AuditReport, Gate
 from .base import RenderOptions, Reporter
-from .findings import STATUS_WORD, evidence, how_decided
+from .findings import STATUS_WORD, evidence, how_decided, unused_waivers, waiver_problems, waiver_text
 
 MAX_EVIDENCE = 25
 ORDER = (
@@ -24,6 +24,7 @@ ORDER = (
     VerdictStatus.MANUAL,
     VerdictStatus.PASS,
     VerdictStatus.NOT_APPLICABLE,
+    VerdictStatus.WAIVED,
 )
 CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 
@@ -36,7 +37,7 @@ code{font:13px ui-monospace,Menlo,Consolas,monospace;background:#f2f4f7;padding:
 .gate{padding:.5rem .7rem;border-radius:6px;font-weight:600}
 .gate.passed{background:#e6f6ea;color:#145c2b}.gate.failed{background:#fdecec;color:#8a1c1c}
 table{border-collapse:collapse;margin:.5rem 0;width:100%}
-th,td{border:1px solid #d7dbe0;padding:.2rem .25rem;text-align:right;overflow-wrap:normal;font-size:13px}
+th,td{border:1px solid #d7dbe0;padding:.2rem .2rem;text-align:right;overflow-wrap:normal;font-size:12px}
 th:first-child,td:first-child{text-align:left}
 fieldset{border:1px solid #d7dbe0;border-radius:6px;margin:.4rem 0;padding:.3rem .6rem}
 fieldset label{display:inline-block;margin:.15rem .7rem .15rem 0;white-space:nowrap}
@@ -47,7 +48,8 @@ li.item summary{cursor:pointer}
 font-weight:700;text-transform:uppercase}
 .pass{background:#e6f6ea;color:#145c2b}.fail{background:#fdecec;color:#8a1c1c}
 .unknown{background:#fff5d6;color:#6b4e00}.manual{background:#e5f1fb;color:#0b4a78}
-.not_applicable{background:#f0f1f3;color:#4a525c}
+.not_applicable{background:#f0f1f3;color:#4a525c}.waived{background:#f3e8fb;color:#5b2a86}
+.scroll{overflow-x:auto}.problems{border-left:4px solid #8a1c1c;padding:.2rem .6rem}
 .sev{font-size:12px;color:#4a525c}
 .detail{margin:.3rem 0 .5rem 1rem}
 .detail ul{padding-left:1.1rem;margin:.2rem 0}
@@ -91,7 +93,9 @@ def _item(report: AuditReport, v: ItemVerdict) -> str:
     rows = "".join(
         f'<li><span class="badge {_e(o.status.value if o.status.value != "error" else "fail")}">{_e(o.status.value)}'
         f"</span> <code>{_e(o.check)}</code> {_e(o.subject.describe())}: {_e(o.message)}"
-        f' <span class="muted">({_e(o.strength.value)}{"" if o.production else ", non-production"})</span></li>'
+        f' <span class="muted">({_e(o.strength.value)}{"" if o.production else ", non-production"})</span>'
+        + (f" waived: {_e(waiver_text(o.waiver))}" if o.waiver else "")
+        + "</li>"
         for o in shown[:MAX_EVIDENCE]
     )
     if len(shown) > MAX_EVIDENCE:
@@ -103,6 +107,8 @@ def _item(report: AuditReport, v: ItemVerdict) -> str:
         a = v.attestation
         attested = f"<p>Attested by {_e(a.get('name'))} ({_e(a.get('role'))}) on {_e(a.get('date'))}, "
         attested += f"until {_e(a.get('expires'))}</p>"
+    if v.waiver:
+        attested += f"<p>Waived: {_e(waiver_text(v.waiver))}</p>"
     return (
         f'<li class="item" data-status="{_e(status)}" data-severity="{_e(v.severity)}" id="{_e(v.item_id)}">'
         f'<details><summary><span class="badge {_e(status)}">{_e(STATUS_WORD[v.status])}</span> '
@@ -137,7 +143,9 @@ def _summary(report: AuditReport) -> str:
     for pack in report.packs:
         counts = Counter(v.status for v in report.verdicts if v.pack == pack.name)
         rows.append(f"<tr><td>{_e(pack.title)}</td>" + "".join(f"<td>{counts[s]}</td>" for s in ORDER) + "</tr>")
-    return f"<table><thead><tr><th>pack</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    # its own scroll box: a status column more must not widen a phone's whole page
+    table = f"<table><thead><tr><th>pack</th>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    return f'<div class="scroll">{table}</div>'
 
 
 def _filters(report: AuditReport) -> str:
@@ -159,6 +167,22 @@ def _filters(report: AuditReport) -> str:
     )
 
 
+def _drift(report: AuditReport) -> str:
+    if not report.drift or not report.drift.drifts:
+        return ""
+    rows = "".join(
+        f"<tr><td><code>{_e(d.claim.path)}:{d.claim.line}</code></td><td>{_e(d.claim.text)}</td>"
+        f"<td>{'section ' if d.scope == 'section' else ''}{_e(d.matched)} ({d.score:.0f})</td>"
+        f'<td>{_e(d.status.value)} <a href="#{_e(d.item_id)}">{_e(d.item_id)}</a>: {_e(d.reason)}</td></tr>'
+        for d in report.drift.drifts
+    )
+    return (
+        f'<section id="drift"><h2>Checklist drift: {len(report.drift.drifts)} items claimed done fail</h2>'
+        "<table><thead><tr><th>claimed in</th><th>claim</th><th>matched (score)</th><th>evidence</th></tr></thead>"
+        f"<tbody>{rows}</tbody></table></section>"
+    )
+
+
 def render(report: AuditReport, gate: Gate) -> str:
     d = report.discovery
     commit = f", commit <code>{_e(d.git.commit[:12])}</code>" if d.git and d.git.commit else ""
@@ -170,11 +194,18 @@ def render(report: AuditReport, gate: Gate) -> str:
         links = ", ".join(f'<a href="#{_e(v.item_id)}">{_e(v.item_id)}</a>' for v in gate.failures)
         failing = f"<p>Failing the gate: {links}</p>"
     by_id = {v.item_id: v for v in report.verdicts}
+    for title, lines, css in (
+        ("Waivers that do not count (what they name still fails)", waiver_problems(report), "problems"),
+        ("Unused waivers", unused_waivers(report), "muted"),
+    ):
+        if lines:
+            failing += f'<div class="{css}"><p>{_e(title)}:</p><ul>'
+            failing += "".join(f"<li>{_e(line)}</li>" for line in lines) + "</ul></div>"
     body = (
         f'<header><h1>readiness audit</h1><p class="muted">{_e(d.root)}{commit}; readiness {_e(report.tool_version)}; '
         f"{_e(report.started.isoformat(timespec='seconds'))}</p>"
         f'<p id="gate" class="gate {"passed" if gate.passed else "failed"}">{_e(gate_text)}</p>{failing}'
-        f"{_summary(report)}</header>{_filters(report)}<main>"
+        f"{_summary(report)}{_drift(report)}</header>{_filters(report)}<main>"
         + "".join(_pack(report, p, by_id) for p in report.packs)
         + "</main>"
     )

@@ -15,7 +15,7 @@ from collections import Counter
 from ..model import ItemVerdict, VerdictStatus
 from ..report import AuditReport, Gate
 from .base import RenderOptions, Reporter
-from .findings import evidence, evidence_line, how_decided, one_line
+from .findings import evidence, evidence_line, how_decided, one_line, waiver_text
 
 MAX_EVIDENCE = 20
 # XML 1.0 cannot carry most control characters, even escaped; a message quoting a binary file must not
@@ -49,6 +49,33 @@ def _body(report: AuditReport, v: ItemVerdict) -> str:
     return "\n".join(lines)
 
 
+def _reason(report: AuditReport, v: ItemVerdict) -> str:
+    if v.status is not VerdictStatus.WAIVED:
+        return v.reason
+    waiver = v.waiver or next((o.waiver for o in evidence(report, v) if o.waiver), None)
+    return f"waived: {waiver_text(waiver)}" if waiver else v.reason
+
+
+def _waivers(root: ET.Element, report: AuditReport, started: str, seconds: str) -> Counter[str]:
+    """One testcase per waiver: an error when it does not count, skipped when it matches nothing."""
+    assert report.waivers is not None
+    suite = ET.SubElement(root, "testsuite", name="readiness.waivers", timestamp=started, time=seconds)
+    counts: Counter[str] = Counter()
+    for w in report.waivers.entries:
+        case = ET.SubElement(suite, "testcase", name=_xml(w.describe()), classname="readiness.waivers")
+        case.set("time", "0")
+        counts["tests"] += 1
+        if w.problem:
+            counts["errors"] += 1
+            ET.SubElement(case, "error", message=_xml(one_line(w.problem, 500)), type="waiver")
+        elif not w.uses:
+            counts["skipped"] += 1
+            ET.SubElement(case, "skipped", message="unused: matches no failing finding")
+    for key in ("tests", "failures", "errors", "skipped"):
+        suite.set(key, str(counts[key]))
+    return counts
+
+
 def build(report: AuditReport, gate: Gate) -> ET.Element:
     failing = {v.item_id for v in gate.failures}
     by_pack: dict[str, list[ItemVerdict]] = {}
@@ -79,13 +106,15 @@ def build(report: AuditReport, gate: Gate) -> ET.Element:
             if outcome is None:
                 continue
             counts[{"failure": "failures", "error": "errors", "skipped": "skipped"}[outcome]] += 1
-            el = ET.SubElement(case, outcome, message=_xml(one_line(f"[{v.severity}] {v.reason}", 500)))
+            el = ET.SubElement(case, outcome, message=_xml(one_line(f"[{v.severity}] {_reason(report, v)}", 500)))
             if outcome != "skipped":
                 el.set("type", f"{v.status}/{v.severity}")
                 el.text = _xml(_body(report, v))
         for key in ("tests", "failures", "errors", "skipped"):
             suite.set(key, str(counts[key]))
         totals.update(counts)
+    if report.waivers and report.waivers.entries:
+        totals.update(_waivers(root, report, started, seconds))
     for key in ("tests", "failures", "errors", "skipped"):
         root.set(key, str(totals[key]))
     return root

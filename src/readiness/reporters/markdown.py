@@ -15,14 +15,16 @@ from ..model import ItemVerdict, VerdictStatus
 from ..policy import Pack
 from ..report import AuditReport, Gate
 from .base import RenderOptions, Reporter
-from .findings import STATUS_WORD, evidence, one_line
+from .findings import STATUS_WORD, evidence, one_line, unused_waivers, waiver_problems, waiver_text
 
+MAX_DRIFT_ROWS = 30
 ORDER = (
     VerdictStatus.PASS,
     VerdictStatus.FAIL,
     VerdictStatus.UNKNOWN,
     VerdictStatus.MANUAL,
     VerdictStatus.NOT_APPLICABLE,
+    VerdictStatus.WAIVED,
 )
 
 
@@ -60,6 +62,36 @@ def _header(report: AuditReport, gate: Gate) -> list[str]:
         lines += ["", "**Failing the gate:** " + ", ".join(f"`{v.item_id}`" for v in gate.failures[:20])]
         if len(gate.failures) > 20:
             lines[-1] += f" and {len(gate.failures) - 20} more"
+    problems = waiver_problems(report)
+    if problems:
+        lines += ["", f"**{len(problems)} waivers do not count** (what they name still fails):"]
+        lines += [f"- ❌ {_md(one_line(p, 200))}" for p in problems[:MAX_LISTED]]
+    unused = unused_waivers(report)
+    if unused:
+        listed = ", ".join(_code(u.split(": ")[0]) for u in unused[:MAX_LISTED])
+        lines += ["", f"{len(unused)} unused waivers: {listed}"]
+    return lines + _baseline(report)
+
+
+MAX_LISTED = 10
+
+
+def _baseline(report: AuditReport) -> list[str]:
+    b = report.baseline
+    if b is None:
+        return []
+    commit = f" (`{b.commit[:12]}`)" if b.commit else ""
+    lines = [
+        "",
+        f"**Compared with {_md(b.source)}{commit}:** {len(b.new)} new, {len(b.fixed)} fixed, "
+        f"{len(b.unchanged)} unchanged failing findings",
+    ]
+    for word, mark, group in (("new", "🆕", b.new), ("fixed", "✔️", b.fixed)):
+        for f in group[:MAX_LISTED]:
+            waived = " (waived)" if f.waived else ""
+            lines.append(f"- {mark} {word}: {_md(one_line(f.describe(), 200))}{waived}")
+        if len(group) > MAX_LISTED:
+            lines.append(f"- … and {len(group) - MAX_LISTED} more {word}")
     return lines
 
 
@@ -70,6 +102,9 @@ def _item(report: AuditReport, v: ItemVerdict, title: str) -> list[str]:
     reason = one_line(v.reason, 160)
     lines = [f"- [ ] {title} — **{STATUS_WORD[v.status]}** ({v.severity}): {_md(reason)}"]
     shown = evidence(report, v)
+    waiver = None if v.waiver else next((o.waiver for o in shown if o.waiver), None)  # an item's is in its reason
+    if waiver:
+        lines.append(f"  <br>waived: {_md(one_line(waiver_text(waiver), 200))}")
     if (
         shown
         and v.status is not VerdictStatus.MANUAL
@@ -105,10 +140,30 @@ def _section(
     return ["<details>", f"<summary>{summary}</summary>", "", *body, "", "</details>", ""]
 
 
+def _drift(report: AuditReport) -> list[str]:
+    """What the repository's own documents claim done and the evidence fails: one collapsed block."""
+    assert report.drift is not None
+    drifts = report.drift.drifts
+    lines = ["", "<details>", f"<summary>⚠️ Checklist drift: {len(drifts)} items claimed done fail</summary>", ""]
+    lines += ["| claimed in | claim | matched (score) | evidence |", "|---|---|---|---|"]
+    for d in drifts[:MAX_DRIFT_ROWS]:
+        matched = f"section {d.matched}" if d.scope == "section" else d.matched
+        lines.append(
+            f"| {_code(f'{d.claim.path}:{d.claim.line}')} | {_md(one_line(d.claim.text, 100))} "
+            f"| {_md(matched)} ({d.score:.0f}) | **{STATUS_WORD[d.status]}** {_code(d.item_id)}: "
+            f"{_md(one_line(d.reason, 120))} |"
+        )
+    if len(drifts) > MAX_DRIFT_ROWS:
+        lines.append(f"\n_and {len(drifts) - MAX_DRIFT_ROWS} more (`--format json`)._")
+    return [*lines, "", "</details>", ""]
+
+
 def render(report: AuditReport, gate: Gate, max_lines: int | None = None) -> str:
     by_id = {v.item_id: v for v in report.verdicts}
     for compact in (False, True):
         blocks = [_header(report, gate)]
+        if report.drift and report.drift.drifts:
+            blocks.append(_drift(report))
         for pack in report.packs:
             blocks.append(["", f"### {_md(pack.title)}", ""])
             blocks += [_section(report, pack, s.id, by_id, compact) for s in pack.sections]

@@ -9,15 +9,24 @@ Probe errors are tool execution notifications, not results.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
+from .. import baseline
 from ..model import Observation, Severity, Status
 from ..report import AuditReport, Gate
 from .base import RenderOptions, Reporter
-from .findings import catalogue, check_severity, check_users, how_decided, repo_path
+from .findings import (
+    catalogue,
+    check_severity,
+    check_users,
+    how_decided,
+    item_waivers,
+    repo_path,
+    unused_waivers,
+    waiver_problems,
+)
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 # GitHub reads `security-severity` (0.0-10.0) to rank alerts: over 9 critical, 7-8.9 high, 4-6.9 medium.
@@ -88,41 +97,59 @@ def _location(report: AuditReport, o: Observation) -> dict[str, Any]:
     return {"logicalLocations": [{"name": "(repository)", "kind": "module"}]}
 
 
-def _fingerprint(o: Observation, seen: dict[str, int]) -> str:
-    # Lines are left out so that an edit above a finding does not make it a new alert;
-    # repeats of the same finding in one file are told apart by their order.
-    s = o.subject
-    key = "\0".join([o.check, s.path or "", s.endpoint or "", s.name or "", o.message])
-    digest = hashlib.sha256(key.encode()).hexdigest()
-    seen[digest] = seen.get(digest, 0) + 1
-    return f"{digest}:{seen[digest]}"
+def _suppression(report: AuditReport, waiver: dict[str, Any]) -> dict[str, Any]:
+    """A waiver as SARIF says it: written beside the finding (inSource) or in the waiver file (external)."""
+    path, _, line = waiver["where"].rpartition(":")
+    path, line = (path, line) if line.isdigit() else (waiver["where"], "")
+    physical: dict[str, Any] = {"artifactLocation": {"uri": repo_path(report, path), "uriBaseId": "%SRCROOT%"}}
+    if line.isdigit():
+        physical["region"] = {"startLine": int(line)}
+    return {
+        "kind": "inSource" if waiver["source"] == "inline" else "external",
+        "status": "accepted",
+        "justification": waiver["reason"],
+        "location": {"physicalLocation": physical},
+        "properties": {k: waiver[k] for k in ("approver", "expires", "where") if k in waiver},
+    }
 
 
 def _results(report: AuditReport, rule_index: dict[str, int]) -> list[dict[str, Any]]:
+    # Lines are left out of the fingerprints so that an edit above a finding does not make it a new
+    # alert; repeats of the same finding are told apart by their order (readiness.baseline).
     users = check_users(report)
-    results, seen = [], {}
-    for o in report.observations:
-        if o.status is not Status.FAIL or not o.production or o.check not in rule_index:
+    prints = {f.index: f.fingerprint for f in baseline.findings(report)}
+    states = report.baseline.states() if report.baseline else {}
+    by_item = item_waivers(report)
+    results = []
+    for n, o in enumerate(report.observations):
+        if o.status not in (Status.FAIL, Status.WAIVED) or not o.production or o.check not in rule_index:
             continue
         severity = check_severity(users[o.check])
         items = [v.item_id for v in users[o.check]]
-        results.append(
-            {
-                "ruleId": o.check,
-                "ruleIndex": rule_index[o.check],
-                "level": LEVEL[severity],
-                "kind": "fail",
-                "message": {"text": f"{o.message} ({o.subject.describe()})"},
-                "locations": [_location(report, o)],
-                "partialFingerprints": {FINGERPRINT: _fingerprint(o, seen)},
-                "properties": {"items": items, "probe": o.probe, "strength": o.strength.value},
-            }
-        )
+        result: dict[str, Any] = {
+            "ruleId": o.check,
+            "ruleIndex": rule_index[o.check],
+            "level": LEVEL[severity],
+            "kind": "fail",
+            "message": {"text": f"{o.message} ({o.subject.describe()})"},
+            "locations": [_location(report, o)],
+            "partialFingerprints": {FINGERPRINT: prints[n]},
+            "properties": {"items": items, "probe": o.probe, "strength": o.strength.value},
+        }
+        waiver = o.waiver or by_item.get(n)
+        if waiver:
+            result["suppressions"] = [_suppression(report, waiver)]
+        if n in states:
+            result["baselineState"] = states[n]
+        results.append(result)
     return results
 
 
 def _notifications(report: AuditReport) -> list[dict[str, Any]]:
     out = []
+    for level, lines in (("error", waiver_problems(report)), ("warning", unused_waivers(report))):
+        for line in lines:
+            out.append({"level": level, "message": {"text": f"waiver: {line}"}, "descriptor": {"id": "waivers"}})
     for o in report.observations:
         if o.status is Status.ERROR and o.production:
             out.append(
@@ -170,6 +197,15 @@ def build(report: AuditReport, gate: Gate, options: RenderOptions) -> dict[str, 
             "how_items_are_decided": {v.item_id: how_decided(report.item(v.item_id)[1]) for v in gate.failures},
         },
     }
+    if report.baseline:
+        b = report.baseline
+        # Fixed findings are not results ("absent" ones would reopen alerts where upload-sarif ignores the state).
+        run["properties"]["baseline"] = {
+            "source": b.source,
+            "commit": b.commit,
+            **{k: len(getattr(b, k)) for k in ("new", "fixed", "unchanged")},
+            "fixed_fingerprints": [f.fingerprint for f in b.fixed],
+        }
     if report.discovery.git and report.discovery.git.commit:
         run["versionControlProvenance"] = [
             {"repositoryUri": Path(root).resolve().as_uri(), "revisionId": report.discovery.git.commit}

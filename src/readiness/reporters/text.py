@@ -11,11 +11,20 @@ from collections import Counter
 
 import click
 
+from ..drift import lines as drift_lines
 from ..model import ItemVerdict, VerdictStatus
 from ..report import AuditReport, Gate
 from .base import RenderOptions, Reporter
 from .escape import text as escape
-from .findings import evidence, evidence_line, live_hints, rejected_attestations
+from .findings import (
+    evidence,
+    evidence_line,
+    live_hints,
+    rejected_attestations,
+    unused_waivers,
+    waiver_problems,
+    waiver_text,
+)
 
 MARK = {
     VerdictStatus.PASS: ("PASS", "green"),
@@ -23,9 +32,11 @@ MARK = {
     VerdictStatus.UNKNOWN: ("UNKNOWN", "yellow"),
     VerdictStatus.NOT_APPLICABLE: ("N/A", None),
     VerdictStatus.MANUAL: ("MANUAL", "cyan"),
+    VerdictStatus.WAIVED: ("WAIVED", "magenta"),
 }
 MAX_EVIDENCE_LINES = 6
 MAX_IDS = 8
+MAX_DRIFT_LINES = 20
 
 
 def _style(text: str, fg: str | None, color: bool, bold: bool = False) -> str:
@@ -34,7 +45,9 @@ def _style(text: str, fg: str | None, color: bool, bold: bool = False) -> str:
 
 def _evidence(report: AuditReport, v: ItemVerdict) -> list[str]:
     shown = evidence(report, v)
-    lines = [evidence_line(o) for o in shown[:MAX_EVIDENCE_LINES]]
+    lines = [f"waived: {waiver_text(v.waiver)}"] if v.waiver else []
+    for o in shown[:MAX_EVIDENCE_LINES]:
+        lines.append(evidence_line(o) + (f" (waived: {waiver_text(o.waiver)})" if o.waiver else ""))
     if len(shown) > MAX_EVIDENCE_LINES:
         lines.append(f"... and {len(shown) - MAX_EVIDENCE_LINES} more (see --format json)")
     return lines or [v.reason]
@@ -57,6 +70,7 @@ def _gate_line(report: AuditReport, gate: Gate) -> str:
     verdict = "passed" if gate.passed else f"FAILED ({len(gate.failures)} items)"
     line = f"{len(report.verdicts)} items: {summary}. Gate (fail-on {threshold}"
     line += ", attestations required" if gate.require_attestations else ""
+    line += ", new findings only" if gate.new_only else ""
     return line + f"): {verdict}"
 
 
@@ -88,6 +102,34 @@ def _sections(report: AuditReport, color: bool) -> list[str]:
     return out
 
 
+def _waivers(report: AuditReport, color: bool) -> list[str]:
+    out: list[str] = []
+    problems = waiver_problems(report)
+    if problems:
+        out += ["", _style("Waivers that do not count (what they name still fails):", "red", color, bold=True)]
+        out += [f"  {escape(line)}" for line in problems]
+    unused = unused_waivers(report)
+    if unused:
+        out += ["", _style("Unused waivers:", "yellow", color, bold=True)]
+        out += [f"  {escape(line)}" for line in unused]
+    return out
+
+
+def _baseline(report: AuditReport, color: bool) -> list[str]:
+    b = report.baseline
+    if b is None:
+        return []
+    commit = f" ({b.commit[:12]})" if b.commit else ""
+    out = ["", _style(f"Compared with {escape(b.source)}{commit}:", None, color, bold=True)]
+    out.append(f"  {len(b.new)} new, {len(b.fixed)} fixed, {len(b.unchanged)} unchanged failing findings")
+    for word, group in (("new", b.new), ("fixed", b.fixed)):
+        for f in group[:MAX_EVIDENCE_LINES]:
+            out.append(f"  {word}: {escape(f.describe())}" + (" (waived)" if f.waived else ""))
+        if len(group) > MAX_EVIDENCE_LINES:
+            out.append(f"  ... and {len(group) - MAX_EVIDENCE_LINES} more {word} (see --format json)")
+    return out
+
+
 def render(report: AuditReport, gate: Gate, color: bool = False, quiet: bool = False) -> str:
     gate_line = _style(_gate_line(report, gate), "green" if gate.passed else "red", color, bold=True)
     if quiet:
@@ -98,6 +140,9 @@ def render(report: AuditReport, gate: Gate, color: bool = False, quiet: bool = F
                 *_item_lines(report, list(gate.failures), color),
                 "",
             ]
+        problems = [f"  {escape(line)}" for line in waiver_problems(report)]
+        if problems:
+            lines = [*lines, _style("Waivers that do not count:", "red", color, bold=True), *problems, ""]
         return "\n".join([*lines, gate_line]) + "\n"
 
     out: list[str] = []
@@ -111,6 +156,7 @@ def render(report: AuditReport, gate: Gate, color: bool = False, quiet: bool = F
     out.append(
         f"{len(d.artifacts)} files discovered, {readable} readable, {len(report.digests)} inspected; "
         f"{len(report.observations)} observations from {len(report.probes)} probes"
+        + (f"; {report.summary()['waived_observations']} failures waived" if report.waivers else "")
     )
     if report.deployments is not None:
         out.append(f"deployment: {escape(report.deployments.summary)}")
@@ -120,7 +166,9 @@ def render(report: AuditReport, gate: Gate, color: bool = False, quiet: bool = F
 
     failing = [v for v in report.verdicts if v.status is VerdictStatus.FAIL]
     errored = [v for v in report.verdicts if v.errored and v.status is not VerdictStatus.FAIL]
-    for title, group in (("Failing items", failing), ("Items whose probes errored", errored)):
+    waived = [v for v in report.verdicts if v.status is VerdictStatus.WAIVED and not v.errored]
+    groups = (("Failing items", failing), ("Items whose probes errored", errored), ("Waived items", waived))
+    for title, group in groups:
         if group:
             out += ["", _style(f"{title}:", None, color, bold=True), *_item_lines(report, group, color)]
 
@@ -132,6 +180,13 @@ def render(report: AuditReport, gate: Gate, color: bool = False, quiet: bool = F
     if rejected:
         out += ["", _style("Attestations that do not count:", "yellow", color, bold=True)]
         out += [f"  {line}" for line in rejected]
+    out += _waivers(report, color)
+    out += _baseline(report, color)
+
+    if report.drift and report.drift.drifts:
+        title = f"Checklist drift ({len(report.drift.drifts)} items the repository's documents claim done fail):"
+        out += ["", _style(title, "yellow", color, bold=True)]
+        out += [f"  {escape(line)}" for line in drift_lines(report.drift, MAX_DRIFT_LINES)]
 
     out += ["", gate_line]
     return "\n".join(out) + "\n"
