@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps demo test lint bench clean test-lowest
+.PHONY: setup system-deps demo test lint bench clean test-lowest fuzz
 
 setup: $(STAMP)
 
@@ -49,6 +49,12 @@ system-deps:
 
 test: setup system-deps
 	$(BIN)/python -m pytest -q
+
+# The property tests (loaders, evaluation, the findings cap) with random examples and many more of them
+# than `make test` runs (a fixed seed there); FUZZ_ARGS passes pytest options, e.g. FUZZ_ARGS=-x.
+FUZZ_TESTS := tests/test_fuzz.py tests/test_safe_load.py tests/test_evaluate.py tests/test_cap.py
+fuzz: setup
+	HYPOTHESIS_PROFILE=fuzz $(BIN)/python -m pytest -q $(FUZZ_TESTS) $(FUZZ_ARGS)
 
 # Side-by-side benchmarks against the peer tools named in the issues (each
 # peer is installed into its own venv under bench-out/ on first use).

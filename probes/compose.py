@@ -54,7 +54,7 @@ import yaml
 from readiness.probes import built_here
 from readiness.probes import dockerfile as df
 
-from readiness import yaml_lines
+from readiness import compose_boundary, yaml_lines
 from readiness.deployment.compose import COMPOSE_GLOBS, interpolate
 from readiness.inventory import Mount, Service
 from readiness.model import Status, Subject
@@ -173,6 +173,10 @@ class ComposeProbe(Probe):
             return
         cache: dict[str, df.Analysis | str] = {}
         readable = [p for p in projects if all(f in docs for f in p.files)]  # the others carry errors already
+        # A reference leaving the repository (include, extends, label_file...) is never handed to Compose.
+        readable = [
+            p for p in readable if not compose_boundary.refused(ctx, p.files, docs, p.production, env_files=False)
+        ]
         for project, model in zip(readable, resolve_all(binary, ctx.root, readable, docs), strict=True):
             if isinstance(model, ResolveError):
                 ctx.emitted.extend(ctx.errors(Subject(path=project.files[-1]), str(model), project.production))

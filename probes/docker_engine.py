@@ -35,6 +35,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from readiness import budget, compose_boundary
 from readiness.model import Observation, Status, Strength, Subject
 from readiness.probe import ArtifactUnreadable, CliOption, Probe, ProbeContext
 
@@ -60,6 +61,7 @@ from .docker_engine_checks import is_root_user as is_root_user
 from .docker_engine_checks import no_new_privileges as no_new_privileges
 from .docker_engine_checks import normalise_caps as normalise_caps
 from .docker_engine_drift import (
+    COMPOSE_TIMEOUT,
     ComposeRef,
     DriftUnknown,
     Resolved,
@@ -76,6 +78,7 @@ DEFAULT_HOST = "unix:///var/run/docker.sock"
 DEFAULT_MAX_IMAGE_AGE_DAYS = 90
 DEFAULT_TIMEOUT = 10
 DEFAULT_STOPS_WITHIN_DAYS = 30
+EXCHANGE_READS = 3  # a whole exchange with the engine may take this many times timeout_seconds
 
 
 TARGETS_SCHEMA: dict[str, Any] = {
@@ -184,10 +187,13 @@ class DockerEngineProbe(Probe):
         timeout = float(targets.get("timeout_seconds") or DEFAULT_TIMEOUT)
         max_days = float(targets.get("max_image_age_days", DEFAULT_MAX_IMAGE_AGE_DAYS))
         projects = list(targets.get("projects") or [])
+        # Whole-exchange deadlines: the SDK's timeout bounds each read, and an engine trickling bytes never trips it.
+        exchange = EXCHANGE_READS * timeout
         try:
-            client = connect(host, timeout)
-            containers = self._containers(client, projects)
-            daemon_nnp = daemon_no_new_privileges(client)
+            with budget.exchange(exchange, host):
+                client = connect(host, timeout)
+                containers = self._containers(client, projects)
+                daemon_nnp = daemon_no_new_privileges(client)
         except EngineUnreachable as exc:
             yield from ctx.errors(Subject(endpoint=host), str(exc))
             return
@@ -196,7 +202,9 @@ class DockerEngineProbe(Probe):
             return
         stops_days = float(targets.get("stops_within_days") or DEFAULT_STOPS_WITHIN_DAYS)
         try:
-            yield from judge_stops(ctx, client, host, projects, stops_days)
+            with budget.exchange(exchange, host):
+                stops = list(judge_stops(ctx, client, host, projects, stops_days))
+            yield from stops
         except _engine_errors() as exc:
             reason = f"cannot read the engine's events: {_reason(exc)}"
             yield ctx.observe(GRACEFUL_STOPS.id, Status.ERROR, Subject(endpoint=host), reason, strength=Strength.LIVE)
@@ -222,7 +230,13 @@ class DockerEngineProbe(Probe):
             now=ctx.now,
         )
         for c in containers:
-            yield from audit.container(c)
+            try:
+                with budget.exchange(exchange + 2 * COMPOSE_TIMEOUT, host):  # drift runs Compose twice
+                    seen = list(audit.container(c))
+            except TimeoutError as exc:
+                name = str(c.get("Name", "")).lstrip("/") or str(c.get("Id", ""))[:12]
+                seen = ctx.errors(Subject(endpoint=host, name=name), f"the engine failed on this container: {exc}")
+            yield from seen
 
     @staticmethod
     def _containers(client: docker.DockerClient, projects: list[str]) -> list[dict]:
@@ -311,7 +325,7 @@ class DriftResolver:
             try:
                 binary = compose_binary(self.binary_setting)
                 repo_paths = [a.path for a in self.ctx.all_artifacts]
-                resolved = resolve_declared(ref, self.ctx.root, repo_paths, binary)
+                resolved = resolve_declared(ref, self.ctx.root, repo_paths, binary, compose_boundary.reader(self.ctx))
                 for path in resolved.files:
                     self._record(path)
                 self.cache[key] = resolved

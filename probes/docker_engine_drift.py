@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from readiness import subprocesses
+from readiness import compose_boundary, subprocesses
 from readiness.model import Observation, Status, Strength, Subject
 from readiness.probe import ProbeContext
 
@@ -132,8 +132,9 @@ class Resolved:
     hashes: dict[str, str]
 
 
-def resolve_declared(ref: ComposeRef, root: Path, repo_paths: list[str], binary: str) -> Resolved:
-    """Resolve the files a container was created from, as they are in the repository now."""
+def resolve_declared(ref: ComposeRef, root: Path, repo_paths: list[str], binary: str, read=None) -> Resolved:
+    """Resolve the files a container was created from, as they are in the repository now (``read``: the
+    discovery layer's reader, to check what Compose would follow before it is handed the files)."""
     if not ref.config_files:
         raise DriftUnknown("the container has no config_files label: its compose files are unknown")
     mapped = [map_to_repo(f, root, repo_paths) for f in ref.config_files]
@@ -154,6 +155,11 @@ def resolve_declared(ref: ComposeRef, root: Path, repo_paths: list[str], binary:
         raise DriftUnknown("the project's .env is a symlink leaving the repository: not read")
     if dotenv.exists() and not dotenv.is_file():
         raise DriftUnknown("the project's .env is not a regular file: not read")
+    if read is not None:  # env_file entries are not reset here: Compose reads them, so they are checked too
+        rel_dir = project_dir.relative_to(root.resolve()).as_posix()
+        found = compose_boundary.crossings(root, repo_files, {}, read, project_dir="" if rel_dir == "." else rel_dir)
+        if found:
+            raise DriftUnknown(compose_boundary.describe(found))
     files = [root / f for f in repo_files]
     model = json.loads(run_compose(binary, project_dir, ref.project, files, ["config", "--format", "json"]) or "{}")
     hashes: dict[str, str] = {}

@@ -211,6 +211,8 @@ def analyse(text: str) -> Analysis:
     preamble: list[Instruction] = []
     stages: list[Stage] = []
     for c in commands:
+        if not c.cmd:  # BuildKit's parser gives a command with no instruction for a lone backslash
+            raise DockerfileError("not a valid Dockerfile: a line with no instruction", c.start_line or None)
         ins = Instruction(c.cmd.upper(), tuple(c.value), tuple(c.flags), bool(c.json), c.start_line)
         if ins.cmd == "FROM":
             if not ins.values:

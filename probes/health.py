@@ -28,8 +28,9 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
+from readiness import budget
+from readiness import redact as redact_module
 from readiness.model import Check, Observation, Status, Strength, Subject
 from readiness.probe import CliOption, Probe, ProbeContext
 
@@ -101,13 +102,8 @@ class Target:
 
 
 def redact(url: str) -> str:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    query = "&".join(f"{pair.split('=', 1)[0]}=…" for pair in parts.query.split("&") if pair) if parts.query else ""
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    """The URL parsed by ``readiness.redact``: no user info, no query values, no fragment."""
+    return redact_module.url(url, user=False)
 
 
 def body_status(body: bytes, content_type: str) -> str | None:
@@ -185,9 +181,12 @@ class HealthProbe(Probe):
         start = time.perf_counter()
         deadline = time.monotonic() + 2 * target.timeout
         try:
-            with session.get(
-                target.url, headers=headers, timeout=(target.timeout, target.timeout), verify=verify, stream=True
-            ) as response:
+            with (
+                budget.exchange(2 * target.timeout, target.url),  # a trickling server never trips a per-read timeout
+                session.get(
+                    target.url, headers=headers, timeout=(target.timeout, target.timeout), verify=verify, stream=True
+                ) as response,
+            ):
                 body = _read_body(response.raw, deadline)
                 latency_ms = (time.perf_counter() - start) * 1000
                 status, message = judge(
@@ -201,19 +200,22 @@ class HealthProbe(Probe):
                     "final_url": redact(response.url),
                 }
         except requests.exceptions.SSLError as exc:
-            return ctx.errors(subject, f"TLS handshake failed: {_first_line(exc)}")[0]
+            return ctx.errors(subject, f"TLS handshake failed: {_first_line(exc, target.url)}")[0]
+        except (budget.ExchangeTimeout, BodyTooLarge) as exc:
+            return ctx.errors(subject, str(exc))[0]
         except (requests.Timeout, TimeoutError):
             return ctx.errors(subject, f"no answer within {target.timeout:g} s")[0]
         except requests.TooManyRedirects:
             return ctx.errors(subject, f"more than {MAX_REDIRECTS} redirects")[0]
         except (requests.RequestException, OSError) as exc:
-            return ctx.errors(subject, f"request failed: {_first_line(exc)}")[0]
+            return ctx.errors(subject, f"request failed: {_first_line(exc, target.url)}")[0]
         return ctx.observe(ENDPOINTS_HEALTHY.id, status, subject, message, strength=Strength.LIVE, facts=facts)
 
 
-def _first_line(exc: BaseException) -> str:
-    """A short reason that never echoes the URL: requests puts it, query and all, in its messages."""
-    text = re.sub(r"url: \S+", "url: <redacted>", str(exc))
+def _first_line(exc: BaseException, url: str) -> str:
+    """A short reason that never echoes the URL's secrets: requests puts the URL, query and all, in its
+    messages; the secrets are found by parsing the URL (``readiness.redact``), not by a pattern."""
+    text = redact_module.scrub(str(exc), url)
     errno = re.search(r"\[Errno -?\d+\] [^'\")]+", text)
     if errno:
         return errno.group(0).strip()
@@ -223,12 +225,18 @@ def _first_line(exc: BaseException) -> str:
 def _read_body(raw: Any, deadline: float) -> bytes:
     """At most MAX_BODY bytes, and no longer than the deadline: a server trickling its body is not healthy."""
     chunks, size = [], 0
-    while size < MAX_BODY:
-        chunk = raw.read(min(8192, MAX_BODY - size), decode_content=True)
+    while size <= MAX_BODY:
+        chunk = raw.read(min(8192, MAX_BODY + 1 - size), decode_content=True)
         if not chunk:
             break
         chunks.append(chunk)
         size += len(chunk)
         if time.monotonic() > deadline:
             raise TimeoutError("the body did not arrive in time")
+    if size > MAX_BODY:  # what it says past the cap (a "down" status) is unknown: no verdict from a part
+        raise BodyTooLarge(f"the body is over {MAX_BODY // 1024} KiB: not read whole, its health cannot be judged")
     return b"".join(chunks)
+
+
+class BodyTooLarge(ValueError):
+    pass

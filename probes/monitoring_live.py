@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
+from readiness import budget
 from readiness.model import Check, Observation, Status, Strength, Subject
 from readiness.probe import CliOption, Probe, ProbeContext
 
@@ -82,10 +83,13 @@ def _get(session: Any, url: str, timeout: float, as_json: bool = True) -> Any:
     import requests
 
     try:
-        with session.get(url, timeout=(timeout, timeout), stream=True) as response:
+        # The whole exchange is bounded: a server trickling bytes never trips the per-read timeout.
+        with budget.exchange(2 * timeout, url), session.get(url, timeout=(timeout, timeout), stream=True) as response:
             body = response.raw.read(MAX_BYTES, decode_content=True)
             if response.status_code != 200:
                 raise ApiError(f"{url} answered HTTP {response.status_code}")
+    except budget.ExchangeTimeout as exc:
+        raise ApiError(f"{url}: {exc}") from exc
     except requests.RequestException as exc:
         raise ApiError(f"{url}: {type(exc).__name__}") from exc
     if not as_json:

@@ -21,10 +21,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from readiness import redact
+from readiness import budget, redact
 from readiness.deployment.compose import ServiceView
 from readiness.model import Check, Observation, Status, Strength, Subject
 from readiness.probe import Claim, CliOption, Probe, ProbeContext
+
+EXCHANGE_FACTOR = 4  # the whole live conversation may take this many times connect_timeout
 
 SCRAM = Check(
     "postgres.scram_sha_256",
@@ -384,8 +386,15 @@ class PostgresProbe(Probe):
             kwargs["password"] = password
         if spec.get("sslrootcert"):
             kwargs["sslrootcert"] = str(Path(ctx.root) / spec["sslrootcert"])
+        # The whole conversation is bounded: connect_timeout covers connecting only, and a server that
+        # answers the handshake and then trickles or hangs would keep a query waiting for ever.
+        exchange = EXCHANGE_FACTOR * kwargs["connect_timeout"]
         try:
-            with psycopg.connect(spec["dsn"], **kwargs) as conn, conn.cursor() as cur:
+            with (
+                budget.exchange(exchange, endpoint),
+                psycopg.connect(spec["dsn"], **kwargs) as conn,
+                conn.cursor() as cur,
+            ):
                 show = {}
                 for name in ("ssl", "password_encryption", "log_min_duration_statement", "shared_preload_libraries"):
                     cur.execute(f"SHOW {name}")
@@ -406,6 +415,9 @@ class PostgresProbe(Probe):
                     (["tenant_id", "organization_id", "org_id", "account_id", "customer_id", "user_id", "owner_id"],),
                 )
                 tables = sorted(set(cur.fetchall()))
+        except budget.ExchangeTimeout as exc:
+            ctx.emitted.extend(ctx.errors(subject, f"cannot query PostgreSQL at {endpoint}: {exc}"))
+            return []
         except psycopg.Error as exc:
             reason = f"cannot query PostgreSQL at {endpoint}: {_reason(exc, spec['dsn'])}"
             ctx.emitted.extend(ctx.errors(subject, reason))

@@ -25,7 +25,7 @@ from typing import Any
 
 from readiness.probes import terraform_registry as registry
 
-from readiness import cache, safe_load
+from readiness import budget, cache, safe_load
 from readiness.model import Artifact, Observation, Status, Strength, Subject
 from readiness.probe import Claim, Probe, ProbeContext
 
@@ -53,12 +53,21 @@ def _dir(path: str) -> str:
     return posixpath.dirname(path)
 
 
-def _parse_one(text: str) -> tuple[Block | None, str | None, int | None]:
-    """Parse one file; failures are returned, not raised, so they cross process boundaries."""
+def _parse_one(text: str, seconds: float | None = None) -> tuple[Block | None, str | None, int | None]:
+    """Parse one file within ``seconds`` (the per-file time budget: python-hcl2 takes minutes over a
+    huge nested default); failures are returned, not raised, so they cross process boundaries."""
     try:
-        return parse_hcl(text), None, None
+        with budget.deadline(seconds, "file", "parse"):
+            return parse_hcl(text), None, None
+    except budget.BudgetExceeded as exc:
+        if exc.scope != "file":
+            raise
+        return None, OVER_BUDGET + f" of {exc.seconds:g} s", None
     except ParseFailure as exc:
         return None, str(exc), exc.line
+
+
+OVER_BUDGET = "not parsed within the per-file time budget"
 
 
 @functools.cache
@@ -72,11 +81,11 @@ def _parser_version() -> str:
     return f"{version('python-hcl2')}+{source}"
 
 
-def _parse_all(texts: list[str]) -> list[tuple[Block | None, str | None, int | None]]:
+def _parse_all(texts: list[str], seconds: float | None = None) -> list[tuple[Block | None, str | None, int | None]]:
     """Parse files, in parallel processes when the tree is large: Lark's parse is nearly all of our time."""
     workers = min(os.cpu_count() or 1, 8)
     if workers <= 1 or sum(map(len, texts)) < PARALLEL_BYTES:
-        return [_parse_one(text) for text in texts]
+        return [_parse_one(text, seconds) for text in texts]
     # Imported here: multiprocessing is start-up time every audit without much Terraform would pay.
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
@@ -86,10 +95,10 @@ def _parse_all(texts: list[str]) -> list[tuple[Block | None, str | None, int | N
         try:
             warm_parser()  # build Lark once here; forked workers inherit it instead of each loading it
             with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-                return list(pool.map(_parse_one, texts, chunksize=4))
+                return list(pool.map(functools.partial(_parse_one, seconds=seconds), texts, chunksize=4))
         except (OSError, BrokenProcessPool):
             pass  # no processes available here: parse in this one
-    return [_parse_one(text) for text in texts]
+    return [_parse_one(text, seconds) for text in texts]
 
 
 def _plain(value: Any) -> Any:
@@ -204,7 +213,9 @@ class TerraformProbe(Probe):
         for path, art in arts.items():
             with ctx.guard(art):
                 texts[path] = ctx.read_text(art)
-        parsed_all = cache.cached_map("python-hcl2", _parser_version(), _parse_all, list(texts.values()))
+        parse = functools.partial(_parse_all, seconds=ctx.file_seconds)
+        kept = lambda result: not str(result[1] or "").startswith(OVER_BUDGET)  # noqa: E731 - a timeout is no answer
+        parsed_all = cache.cached_map("python-hcl2", _parser_version(), parse, list(texts.values()), kept)
         for path, (parsed, error, line) in zip(texts, parsed_all, strict=True):
             if parsed is None:
                 broken.append(path)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,7 +15,14 @@ REPO = Path(__file__).resolve().parent.parent
 CHECKLISTS = REPO / "policies" / "sources"
 sys.path.insert(0, str(REPO / "fixtures"))
 
+from hypothesis import settings  # noqa: E402
 from make_repo import git, make_repo  # noqa: E402
+
+# Property tests: a fixed seed and few examples in the normal run (the same examples every run, so CI is
+# stable); `make fuzz` runs them with HYPOTHESIS_PROFILE=fuzz, random and many more.
+settings.register_profile("ci", derandomize=True, max_examples=60, deadline=None)
+settings.register_profile("fuzz", derandomize=False, max_examples=3000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture(autouse=True)

@@ -238,3 +238,67 @@ def test_unreadable_files_are_errors_not_passes(tmp_path):
     assert_nothing_passes_from(report, ["docker-compose.yml", "k8s/deploy.yaml"])
     skipped = {a["path"]: a["skipped"] for a in report["artifacts"]}
     assert skipped["docker-compose.yml"] == skipped["k8s/deploy.yaml"] == "unreadable: permission denied"
+
+
+def test_many_password_lines_stay_under_the_memory_ceiling(tmp_path):
+    """A 2 MB file of password= lines (52,000 findings): the findings are capped, memory is bounded."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    # random at run time, never committed
+    write(repo, "conf.env", "".join(f"DB_PASSWORD_{i}=Zx{secrets.token_hex(8)}\n" for i in range(2_000_000 // 38)))
+    code, out, err, peak = run_audit(repo)
+    assert code == 1, err.decode(errors="replace")
+    assert len(out) < 5_000_000  # the report stays proportionate (it was 28 MB per such file)
+    assert peak < MEMORY_CEILING_KIB, f"{peak} KiB"
+
+
+def test_huge_nested_terraform_default_is_cut_by_the_file_budget(tmp_path):
+    """python-hcl2 takes minutes over a wide nested list: the per-file budget cuts it, nothing passes on it."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    inner = "[" + ", ".join(['"x"'] * 8) + "]"
+    for _ in range(5):
+        inner = "[" + ", ".join([inner] * 6) + "]"
+    write(repo, "main.tf", f'variable "subnets" {{\n  default = {inner}\n}}\n')
+    write(repo, ".readiness.yaml", "time_budget:\n  file_seconds: 3\n")
+    code, out, err, peak = run_audit(repo)
+    assert code in (0, 1), err.decode(errors="replace")
+    report = json.loads(out)
+    assert_nothing_passes_from(report, ["main.tf"], skip_checks=("secrets.",))
+    cut = [o for o in report["observations"] if o["subject"].get("path") == "main.tf" and o["status"] == "error"]
+    assert cut and "per-file time budget of 3 s" in cut[0]["message"]
+    assert peak < MEMORY_CEILING_KIB, f"{peak} KiB"
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_stdout_on_a_full_disk_is_exit_2_in_one_line(tmp_path):
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "readiness", "audit", str(tmp_path)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            timeout=300,
+        )
+    assert done.returncode == 2
+    assert done.stderr == b"readiness: cannot write the report to standard output: No space left on device\n"
+
+
+def test_circular_locals_and_recursive_modules_are_unknown_not_pass(tmp_path):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    write(
+        repo,
+        "main.tf",
+        'locals {\n  enc = local.c\n  c = local.enc\n}\nmodule "a" {\n  source = "./modules/a"\n}\n'
+        'resource "aws_db_instance" "db" {\n  storage_encrypted = local.enc\n}\n',
+    )
+    write(repo, "modules/a/main.tf", 'module "b" {\n  source = "../b"\n}\n')
+    write(repo, "modules/b/main.tf", 'module "a" {\n  source = "../a"\n}\nmodule "self" {\n  source = "./"\n}\n')
+    code, out, err, peak = run_audit(repo)
+    assert code in (0, 1), err.decode(errors="replace")
+    report = json.loads(out)
+    at_rest = [o for o in report["observations"] if o["check"] == "terraform.encryption_at_rest"]
+    assert [(o["status"], o["message"]) for o in at_rest] == [
+        ("unknown", "storage_encrypted: local.enc refers to itself")
+    ]
+    assert peak < MEMORY_CEILING_KIB, f"{peak} KiB"

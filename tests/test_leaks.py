@@ -102,14 +102,18 @@ def test_planted_secrets_never_reach_any_output(tmp_path):
     assert bad_config.returncode == 2
     outputs.append(bad_config.stdout + bad_config.stderr)
     (repo / ".readiness.yaml").unlink()
+    # every output format: text and JSON on stdout, the others written to files beside the text run
+    others = {f: tmp_path / f"report.{f}" for f in ("sarif", "junit", "markdown", "html", "codequality")}
     for fmt in ("text", "json"):
-        done = _run("audit", str(repo), "--history", "--format", fmt, "--postgres", dsn)
+        extra = [a for f, out in others.items() for a in ("--format", f"{f}={out}")] if fmt == "text" else []
+        done = _run("audit", str(repo), "--history", "--format", fmt, *extra, "--postgres", dsn)
         assert done.returncode in (0, 1), done.stderr.decode(errors="replace")
         outputs.append(done.stdout + done.stderr)
         if fmt == "json":
             report = json.loads(done.stdout)
             assert any(o["check"] == "secrets.no_hardcoded" and o["status"] == "fail" for o in report["observations"])
             assert any(o["subject"].get("endpoint") for o in report["observations"] if o["probe"] == "postgres")
+    outputs += [out.read_bytes() for out in others.values()]
     blob = b"\n".join(outputs)
     for kind, value in planted.items():
         pieces = {value[i : i + 8] for i in range(len(value) - 7)}

@@ -100,8 +100,15 @@ def put(parser: str, version: str, data: bytes, value: Any) -> None:
             os.unlink(tmp)
 
 
-def cached_map(parser: str, version: str, func: Callable[[list[str]], list[T]], texts: list[str]) -> list[T]:
-    """``func(texts)``, computing only the texts this parser version has not seen; results in order."""
+def cached_map(
+    parser: str,
+    version: str,
+    func: Callable[[list[str]], list[T]],
+    texts: list[str],
+    keep: Callable[[T], bool] = lambda _value: True,
+) -> list[T]:
+    """``func(texts)``, computing only the texts this parser version has not seen; results in order.
+    A result ``keep`` refuses (a parse cut by the time budget) is not stored."""
     if not enabled():
         return func(texts)
     results: list[Any] = [None] * len(texts)
@@ -115,7 +122,8 @@ def cached_map(parser: str, version: str, func: Callable[[list[str]], list[T]], 
     if todo:
         for i, value in zip(todo, func([texts[i] for i in todo]), strict=True):
             results[i] = value
-            put(parser, version, texts[i].encode(), value)
+            if keep(value):
+                put(parser, version, texts[i].encode(), value)
         prune()
     return results
 

@@ -210,7 +210,11 @@ def audit(
     for file in written:
         click.echo(f"report written to {file}", err=True)
     if to_stdout is not None:
-        click.echo(to_stdout, nl=False)
+        try:
+            click.echo(to_stdout, nl=False)
+            sys.stdout.flush()
+        except OSError as exc:  # a full disk or a closed pipe: the report is lost, which is not a bug of ours
+            raise UsageProblem(f"cannot write the report to standard output: {exc.strerror or exc}") from None
     if store_url:
         record_audit(report.to_json(gate), store_url)
     drifted = len(report.drift.drifts) if report.drift else 0

@@ -68,6 +68,7 @@ class Config:
     probes: dict[str, dict[str, Any]] = field(default_factory=dict)
     live: dict[str, Any] = field(default_factory=dict)
     deployments: tuple[dict[str, Any], ...] = ()  # named or overridden deployments
+    time_budget: dict[str, float] = field(default_factory=dict)  # probe_seconds, file_seconds (readiness.budget)
     attestation_signing: dict[str, Any] = field(default_factory=dict)  # {required, keys: {role: [PEM]}}
     waivers_file: str = DEFAULT_WAIVERS
     waiver_max_days: int = DEFAULT_WAIVER_MAX_DAYS
@@ -194,6 +195,7 @@ def load(root: Path, explicit: Path | None = None) -> Config:
         probes=dict(data.get("probes", {})),
         live=dict(data.get("live", {})),
         deployments=tuple(data.get("deployments", ())),
+        time_budget=dict(data.get("time_budget", {})),
         attestation_signing=dict(data.get("attestation_signing", {})),
         waivers_file=data.get("waivers", {}).get("file", DEFAULT_WAIVERS),
         waiver_max_days=data.get("waivers", {}).get("max_days", DEFAULT_WAIVER_MAX_DAYS),

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from . import __version__, dsse
+from . import __version__, dsse, subprocesses
 from .dsse import SigningError
 
 PAYLOAD_TYPE = "application/vnd.in-toto+json"
@@ -139,9 +139,7 @@ def _safe_path(repo: Path, rel: Any) -> Path | None:
 
 def _head(repo: Path) -> str | None:
     try:
-        done = subprocess.run(
-            ["git", "-C", str(repo), "rev-parse", "--verify", "HEAD"], capture_output=True, text=True, timeout=30
-        )
+        done = subprocesses.run(["git", "-C", str(repo), "rev-parse", "--verify", "HEAD"], text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired):
         return None
     return done.stdout.strip() if done.returncode == 0 else None

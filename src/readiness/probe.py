@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import pathspec
 
+from . import budget
 from .discovery import GitInfo
 from .inventory import Inventory
 
@@ -169,6 +170,7 @@ class ProbeContext:
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     emitted: list[Observation] = field(default_factory=list)
     gaps: list[Gap] = field(default_factory=list)
+    file_seconds: float | None = None  # the per-file time budget of ``guard`` (readiness.budget)
 
     def __post_init__(self) -> None:
         self._compose_errors_told = False
@@ -240,7 +242,13 @@ class ProbeContext:
         the probe yields.
         """
         try:
-            yield
+            with budget.deadline(self.file_seconds, "file", artifact.path):
+                yield
+        except budget.BudgetExceeded as exc:
+            if exc.scope != "file":
+                raise
+            reason = f"not finished within the per-file time budget of {exc.seconds:g} s"
+            self.emitted.extend(self.errors(Subject(path=artifact.path), reason, artifact.production))
         except ArtifactUnreadable as exc:
             self.emitted.extend(self.errors(Subject(path=artifact.path), str(exc), artifact.production))
         except Exception as exc:  # a probe bug must not stop the audit

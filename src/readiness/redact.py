@@ -16,8 +16,9 @@ HIDDEN = "…"
 SECRET_PARAMS = frozenset({"password", "sslpassword"})
 
 
-def url(value: str) -> str:
-    """``scheme://user@host:port/path?key=…``: no password, no query value, no fragment."""
+def url(value: str, *, user: bool = True) -> str:
+    """``scheme://user@host:port/path?key=…``: no password, no query value, no fragment; no user either
+    with ``user=False`` (an HTTP URL's user is often a token)."""
     try:
         parts = urlsplit(value)
         port = parts.port
@@ -26,8 +27,8 @@ def url(value: str) -> str:
     host = parts.hostname or ""
     if ":" in host:
         host = f"[{host}]"
-    user = f"{parts.username}@" if parts.username else ""
-    netloc = user + host + (f":{port}" if port else "")
+    shown_user = f"{parts.username}@" if parts.username and user else ""
+    netloc = shown_user + host + (f":{port}" if port else "")
     query = "&".join(f"{key}={HIDDEN}" for key, _ in parse_qsl(parts.query, keep_blank_values=True))
     return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
@@ -64,6 +65,8 @@ def secrets_of(value: str) -> list[str] | None:
             return None
         if parts.password:
             found += [parts.password, unquote(parts.password)]
+        if parts.username and not parts.password:  # https://TOKEN@host: a lone user is a credential
+            found += [parts.username, unquote(parts.username)]
         found += [v for _, v in parse_qsl(parts.query, keep_blank_values=True) if v]
         found += [parts.query, parts.fragment]
     params = _conninfo(value)

@@ -6,10 +6,11 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
-from . import __version__, attestation_signing
+from . import __version__, attestation_signing, budget
 from . import attestations as attestations_mod
 from . import drift as drift_mod
 from . import waivers as waivers_mod
+from .cap import Cap
 from .classify import Classification
 from .config import Config, ConfigError, validate
 from .deployment import DeploymentMap
@@ -85,6 +86,7 @@ def run_probe(
         targets=config.live_targets(probe.name),
         deployments=deployments,
         now=now or dt.datetime.now(dt.UTC),
+        file_seconds=config.time_budget.get("file_seconds", budget.DEFAULT_FILE_SECONDS),
     )
     for art, claim in classified.unreadable_claims(cls):
         reason = f"skipped: {art.skipped}"
@@ -96,14 +98,25 @@ def run_probe(
         else:
             ctx.emitted.extend(ctx.errors(Subject(path=art.path), reason, art.production, claim.checks))
     produced: list[Observation] = []
+    kept = Cap()  # observations per check, status and scope: a million findings of one kind add nothing
     crashed = None
     if probe.kind == "static" or ctx.targets is not None or probe.runs_without_targets:
+        seconds = config.time_budget.get("probe_seconds", budget.DEFAULT_PROBE_SECONDS)
         try:
-            produced = list(probe.run(ctx) or ())
+            with budget.deadline(seconds, "probe", probe.name):
+                for observation in probe.run(ctx) or ():
+                    if kept.admit(observation):
+                        produced.append(observation)
+        except budget.BudgetExceeded as exc:
+            # What it observed stands; every check gets an error, so none of them can pass on half the work.
+            crashed = f"time budget of {exc.seconds:g} s exhausted"
+            produced += ctx.errors(Subject(), f"probe {exc}: the rest of its work was not done")
         except Exception as exc:  # a probe bug becomes data, not a stopped audit
             crashed = f"{type(exc).__name__}: {str(exc)[:200]}"
             produced = ctx.errors(Subject(), f"probe {probe.name} crashed: {crashed}")
-    mine = produced + ctx.emitted
+    mine = produced + [o for o in ctx.emitted if kept.admit(o)]
+    for subject, reason in kept.notes():
+        ctx.gap(subject, reason)
     mine += _absence(probe, claimed, ctx, mine)
     return mine, ctx.gaps, ProbeRun(probe.name, probe.version, probe.kind, [a.path for a in claimed], crashed)
 

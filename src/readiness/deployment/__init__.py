@@ -12,6 +12,7 @@ import posixpath
 
 import pathspec
 
+from .. import compose_boundary
 from ..config import Config, ConfigError
 from ..discovery import Discovery
 from ..model import Subject, VcsState
@@ -82,6 +83,11 @@ def build(found: Discovery, config: Config, files: Files, select: str | None = N
         except compose.ComposeFileError as exc:
             docs[path] = None
             errors[path] = Subject(path=path, line=exc.line, name=str(exc))
+            continue
+        # A service merged from a file outside the repository is not all here: nothing judged on it may pass.
+        crossed = compose_boundary.crossings(found.root, [path], {path: docs[path]}, str, env_files=False, follow=False)
+        if crossed:
+            errors[path] = Subject(path=path, line=crossed[0].line, name=crossed[0].reason)
     known = {a.path for a in found.artifacts}
     starts = find_starts(_script_texts(found, files), known.__contains__, paths)
     configured = list(config.probe_settings("compose").get("projects") or [])

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .. import config as config_mod
+from .. import subprocesses
 from ..model import Severity
 from ..policy import PolicyError
 from ..runner import audit
@@ -43,9 +44,8 @@ def _clone(repo: Repository, into: Path) -> Path:
     command = ["git", "clone", "--quiet", "--depth", "1", "--no-tags"]
     if repo.ref:
         command += ["--branch", repo.ref]
-    done = subprocess.run(
-        [*command, "--", repo.url or "", str(target)], capture_output=True, text=True, timeout=CLONE_TIMEOUT_S
-    )
+    # In its own process group with a memory cap, killed with the audit (readiness.subprocesses).
+    done = subprocesses.run([*command, "--", repo.url or "", str(target)], text=True, timeout=CLONE_TIMEOUT_S)
     if done.returncode != 0:
         raise StoreError(f"clone failed: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else 'git'}")
     return target
