@@ -108,6 +108,13 @@ class _AuditCommand(click.Command):
 )
 @click.option("--store", "store_url", metavar="URL", help="Also record the run in this evidence store (see: store).")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the parse cache ($XDG_CACHE_HOME/readiness).")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Run up to N Compose processes and parsers at once (default: the machine's cores; 1: one at a time).",
+)
 def audit(
     path: Path,
     policies: tuple[str, ...],
@@ -122,6 +129,7 @@ def audit(
     deployment: str | None,
     store_url: str | None,
     no_cache: bool,
+    jobs: int | None,
     **probe_values: Any,
 ) -> int:
     """Audit PATH (default: the current directory) and report every checklist item.
@@ -150,10 +158,11 @@ def audit(
             if v is not None and v is not False:
                 given.append((opt.path, True if opt.is_flag else v, opt.multiple))
     cfg = config_mod.with_values(cfg, given)
-    from . import cache
+    from . import cache, parallel
     from .runner import audit as run_audit  # here: `readiness --help` needs none of the engine
 
     cache.disable(no_cache)
+    parallel.set_jobs(jobs)
     shown = progress_mod.for_stream(sys.stderr, len(load_probes()))
     report = run_audit(path, cfg, list(policies) or None, progress=shown, deployment=deployment)
     if shown:

@@ -14,6 +14,7 @@ from typing import Any
 
 # C0 and C1 controls but tab, DEL, zero-width and bidirectional formatting characters, and the lone
 # surrogates that stand for undecodable bytes.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
@@ -37,9 +38,7 @@ def json_safe(value: Any) -> Any:
     """``value`` (JSON-ready data) with strings that hold undecodable bytes made valid Unicode
     (``\\xff`` written out), so the JSON is valid UTF-8 whatever the file names were."""
     if isinstance(value, str):
-        if not any(0xD800 <= ord(c) <= 0xDFFF for c in value):
-            return value
-        return re.sub("[\ud800-\udfff]", _escape_char, value)
+        return _SURROGATE.sub(_escape_char, value) if _SURROGATE.search(value) else value
     if isinstance(value, dict):
         return {json_safe(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
