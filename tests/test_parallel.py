@@ -9,7 +9,7 @@ import pytest
 from make_repo import FIXTURES, git
 from readiness.probes import terraform
 
-from readiness import cache, cli, parallel
+from readiness import cache, cli, parallel, probe_pool
 
 # Several Compose projects (overrides, extends, an .env), Terraform in three clouds, an app, Kubernetes, docs.
 PARTS = ("compose-extends-env", "compose-overrides", "insecure", "terraform-multicloud", "app-flask", "k8s-insecure")
@@ -36,9 +36,14 @@ def evidence(repo, out, *args: str) -> dict:
 
 
 def test_parallel_cached_audit_evidence_equals_the_serial_uncached_one(mixed_repo, tmp_path, monkeypatch):
-    monkeypatch.setattr(terraform, "PARALLEL_BYTES", 0)  # the fixtures are small: parse in worker processes anyway
+    # The fixtures are small: use the worker processes anyway.
+    monkeypatch.setattr(terraform, "PARALLEL_BYTES", 0)
+    monkeypatch.setattr(probe_pool, "MIN_WEIGHT", 0)
     serial = evidence(mixed_repo, tmp_path / "serial.json", "--jobs", "1", "--no-cache")
     assert not cache.directory().exists()
+    with monkeypatch.context() as m:
+        m.setattr(probe_pool, "MIN_WEIGHT", 10**9)  # probes in this process, Terraform parsed by a process pool
+        assert evidence(mixed_repo, tmp_path / "pools.json", "--jobs", "4", "--no-cache") == serial
 
     cold = evidence(mixed_repo, tmp_path / "cold.json", "--jobs", "4")
     compose_writes = cache.STATS["compose-config"].writes

@@ -22,6 +22,7 @@ from . import cache, parallel
 from .probe import Files
 
 R = TypeVar("R")
+MIN_WEIGHT = 500  # claimed files below which forking workers costs more than it saves
 _job: Callable[[int], Any] | None = None  # set before the workers fork; they inherit it
 
 
@@ -46,7 +47,8 @@ def run_all(
 ) -> list[R]:
     """``run_one(i)`` for ``i`` in ``range(count)``, side by side in forked workers; results in index order.
 
-    ``weights`` (expected cost) decide which start first, so the longest do not start last. ``announce(i)``
+    ``weights`` (expected cost: files claimed) decide which start first, so the longest do not start last,
+    and whether workers pay at all (under ``MIN_WEIGHT`` in total, all run here). ``announce(i)``
     is called in this process as ``i`` starts (serially) or its result arrives (in workers).
     """
 
@@ -55,7 +57,7 @@ def run_all(
         return run_one(i)
 
     jobs = min(parallel.jobs(), count)
-    if jobs <= 1:
+    if jobs <= 1 or sum(weights) < MIN_WEIGHT:
         return [here(i) for i in range(count)]
     import multiprocessing as mp  # here: start-up time an audit with --jobs 1 need not pay
     from concurrent.futures import ProcessPoolExecutor
