@@ -39,8 +39,15 @@ def json_safe(value: Any) -> Any:
     (``\\xff`` written out), so the JSON is valid UTF-8 whatever the file names were."""
     if isinstance(value, str):
         return _SURROGATE.sub(_escape_char, value) if _SURROGATE.search(value) else value
+    # Containers are copied only when something inside changed: a large report is not held twice.
     if isinstance(value, dict):
-        return {json_safe(k): json_safe(v) for k, v in value.items()}
+        items = [(json_safe(k), json_safe(v)) for k, v in value.items()]
+        if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(items, value.items(), strict=True)):
+            return value
+        return dict(items)
     if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
+        safe = [json_safe(v) for v in value]
+        if isinstance(value, list) and all(a is b for a, b in zip(safe, value, strict=True)):
+            return value
+        return safe
     return value
