@@ -1047,6 +1047,7 @@ class ComposeProbe(Probe):
     claims = (Claim(COMPOSE_GLOBS),)
     checks = CHECKS
     settings_schema = SETTINGS_SCHEMA
+    _dockerfiles: dict[str, list[str]] | None = None
 
     def run(self, ctx: ProbeContext):
         docs: dict[str, Any] = {}
@@ -1200,14 +1201,12 @@ class ComposeProbe(Probe):
         name = image.split("@")[0].rsplit("/", 1)[-1].split(":")[0]
         if not name or "$" in name:
             return None
-        candidates = [
-            a.path
-            for a in ctx.all_artifacts
-            if a.skipped is None
-            and posixpath.basename(a.path) == "Dockerfile"
-            and posixpath.basename(posixpath.dirname(a.path)) == name
-            and a.production
-        ]
+        if self._dockerfiles is None:  # by folder name, once: every file for every service was quadratic
+            self._dockerfiles = {}
+            for a in ctx.all_artifacts:
+                if a.skipped is None and a.production and posixpath.basename(a.path) == "Dockerfile":
+                    self._dockerfiles.setdefault(posixpath.basename(posixpath.dirname(a.path)), []).append(a.path)
+        candidates = self._dockerfiles.get(name, [])
         if len(candidates) != 1:
             return None
         found = _analysis(ctx, candidates[0], cache)
