@@ -264,6 +264,14 @@ def production_environment(ctx: ProbeContext) -> list[tuple[str, str, str, Subje
     return out
 
 
+def _first_match(pattern: str, code: dict[str, str]) -> tuple[str, re.Match[str]] | None:
+    """The first file (in the probe's order) where ``pattern`` matches, with the match."""
+    for path, text in code.items():
+        if m := re.search(pattern, text):
+            return path, m
+    return None
+
+
 class AppProbe(Probe):
     name = "app"
     version = "0.1.0"
@@ -615,9 +623,10 @@ class AppProbe(Probe):
             yield Status.PASS, where, f"the production stack runs a cache service: {name} ({image})"
 
     def _library(self, ctx: ProbeContext, found: Found, check: Check, outside: str) -> Iterator[Observation]:
-        code = "\n".join(found.code.values())
         installed = [(lib, usage) for lib, usage in LIBRARIES[check.id].items() if lib.lower() in found.deps]
-        used = [(lib, usage) for lib, usage in installed if re.search(usage, code)]
+        # File by file, not over all the code joined: that copy of every source text was made per check.
+        first_use = {lib: _first_match(usage, found.code) for lib, usage in installed}
+        used = [(lib, usage) for lib, usage in installed if first_use[lib]]
         if check is FLAGS:
             for path, text in found.flag_files:
                 for m in re.finditer(
@@ -627,9 +636,8 @@ class AppProbe(Probe):
                     yield ctx.observe(check.id, Status.FAIL, Subject(path=path, line=_line(text, m)), message)
         if used:
             for lib, usage in used:
-                m = re.search(usage, code)
-                path = next((p for p, t in found.code.items() if re.search(usage, t)), None)
-                line = _line(found.code[path], re.search(usage, found.code[path])) if path else None
+                path, m = first_use[lib] or (None, None)
+                line = _line(found.code[path], m) if path and m else None
                 yield ctx.observe(
                     check.id,
                     Status.PASS,
