@@ -8,7 +8,9 @@ and run record, the digests of the files it read and its parse-cache counters.
 Check-stage probes only read the inventory, so they are independent. Results
 come back in the probes' order, so the report is the serial one. Where fork is
 unavailable, with ``--jobs 1``, or for a probe whose worker died, the probe
-runs in this process.
+runs in this process. A probe keeps its own pool inside a worker: Terraform's
+parse is most of the work in a large tree, and serial in one worker it left the
+other cores idle (50k files).
 """
 
 from __future__ import annotations
@@ -24,10 +26,6 @@ from .probe import Files
 R = TypeVar("R")
 MIN_WEIGHT = 500  # claimed files below which forking workers costs more than it saves
 _job: Callable[[int], Any] | None = None  # set before the workers fork; they inherit it
-
-
-def _worker_init() -> None:
-    parallel.set_jobs(1)  # one process per probe already: a probe's own pool would only oversubscribe the cores
 
 
 def _run(index: int) -> tuple[Any, dict[str, str], dict[str, tuple[int, int, int]]]:
@@ -78,7 +76,7 @@ def run_all(
     order = sorted(range(count), key=lambda i: -(weights[i] if i < len(weights) else 0.0))
     results: dict[int, R] = {}
     try:
-        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("fork"), initializer=_worker_init) as pool:
+        with ProcessPoolExecutor(jobs, mp_context=mp.get_context("fork")) as pool:
             futures = {i: pool.submit(_run, i) for i in order}
             for i, future in futures.items():
                 try:
