@@ -113,7 +113,8 @@ class _AuditCommand(click.Command):
     "-j",
     type=click.IntRange(min=1),
     metavar="N",
-    help="Run up to N Compose processes and parsers at once (default: the machine's cores; 1: one at a time).",
+    help="Run up to N probes, Compose processes and parsers at once (default: the machine's cores; "
+    "1: one at a time; the evidence is the same).",
 )
 def audit(
     path: Path,
