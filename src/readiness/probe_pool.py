@@ -42,12 +42,14 @@ def run_all(
     files: Files,
     weights: Sequence[float] = (),
     announce: Callable[[int], None] = lambda _i: None,
+    here_only: frozenset[int] = frozenset(),
 ) -> list[R]:
     """``run_one(i)`` for ``i`` in ``range(count)``, side by side in forked workers; results in index order.
 
     ``weights`` (expected cost: files claimed) decide which start first, so the longest do not start last,
     and whether workers pay at all (under ``MIN_WEIGHT`` in total, all run here). ``announce(i)``
-    is called in this process as ``i`` starts (serially) or its result arrives (in workers).
+    is called in this process as ``i`` starts (serially) or its result arrives (in workers). The indices in
+    ``here_only`` run in this process (while the workers run the others): what they call does not survive fork.
     """
 
     def here(i: int) -> R:
@@ -73,11 +75,15 @@ def run_all(
 
     _job = job
     gc.freeze()  # the workers' collections would otherwise touch, hence copy, every page of this heap
-    order = sorted(range(count), key=lambda i: -(weights[i] if i < len(weights) else 0.0))
+    order = sorted(
+        (i for i in range(count) if i not in here_only), key=lambda i: -(weights[i] if i < len(weights) else 0.0)
+    )
     results: dict[int, R] = {}
     try:
         with ProcessPoolExecutor(jobs, mp_context=mp.get_context("fork")) as pool:
             futures = {i: pool.submit(_run, i) for i in order}
+            for i in sorted(here_only):
+                results[i] = here(i)
             for i, future in futures.items():
                 try:
                     result, digests, stats = future.result()

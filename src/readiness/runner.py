@@ -169,7 +169,8 @@ def audit(
         done.append(one(cls))
     weights = [len(classified.claimed(cls)) for cls in rest]
     announce = lambda i: say(f"probe {rest[i].name}")  # noqa: E731
-    done += probe_pool.run_all(len(rest), lambda i: one(rest[i]), files, weights, announce)
+    here_only = frozenset(i for i, cls in enumerate(rest) if not cls.fork_safe)
+    done += probe_pool.run_all(len(rest), lambda i: one(rest[i]), files, weights, announce, here_only)
     for mine, probe_gaps, run in done:
         observations.extend(mine)
         gaps.extend(probe_gaps)
