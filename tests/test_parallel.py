@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
 from make_repo import FIXTURES, git
 from readiness.probes import terraform
+from readiness.probes.dockerfile import DockerfileProbe
 
 from readiness import cache, cli, parallel, probe_pool
+from readiness.probe import Files
 
 # Several Compose projects (overrides, extends, an .env), Terraform in three clouds, an app, Kubernetes, docs.
 PARTS = ("compose-extends-env", "compose-overrides", "insecure", "terraform-multicloud", "app-flask", "k8s-insecure")
@@ -72,3 +75,15 @@ def test_a_changed_file_named_by_extends_is_resolved_again(fixture_repo, tmp_pat
     was = [o["status"] for o in first["observations"] if o["check"] == "compose.read_only_rootfs"]
     assert was == ["pass"] and read_only == ["fail"]  # a stale model would still say pass
     assert again == evidence(repo, tmp_path / "uncached.json", "--no-cache")
+
+
+def test_probes_run_in_forked_workers_except_those_that_do_not_survive_fork(monkeypatch, tmp_path):
+    monkeypatch.setattr(probe_pool, "MIN_WEIGHT", 0)
+    parallel.set_jobs(2)
+    try:
+        pids = probe_pool.run_all(4, lambda i: os.getpid(), Files(tmp_path), [1, 1, 1, 1], here_only=frozenset({1}))
+    finally:
+        parallel.set_jobs(None)
+    assert pids[1] == os.getpid()
+    assert all(pid != os.getpid() for i, pid in enumerate(pids) if i != 1)
+    assert not DockerfileProbe.fork_safe  # its Go parser's runtime, started before the fork, hangs a worker
