@@ -22,6 +22,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 import venv
 from pathlib import Path
@@ -111,14 +112,22 @@ def probe_run(root: Path) -> None:
     json.dump({"observations": rows, "gaps": [g.to_json() for g in gaps]}, sys.stdout)
 
 
-def measure(args: list[str], output: Path) -> tuple[float, int, int]:
-    """Run ``args`` with stdout to ``output``; wall seconds, peak RSS in KiB, exit code."""
+CPU: dict[str, list[float]] = {}  # CPU seconds (user + system, with waited-for children) per tool
+
+
+def measure(args: list[str], output: Path, env: dict[str, str] | None = None) -> tuple[float, int, int]:
+    """Run ``args`` with stdout to ``output``; wall seconds, peak RSS in KiB, exit code (CPU into ``CPU``)."""
     start = time.perf_counter()
     with output.open("wb") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.DEVNULL, env=env)
         _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
+    CPU.setdefault(args[0], []).append(usage.ru_utime + usage.ru_stime)
     return elapsed, usage.ru_maxrss, os.waitstatus_to_exitcode(status)
+
+
+def median_of(runs: list[tuple[float, int, int]]) -> tuple[float, int, int]:
+    return sorted(runs)[len(runs) // 2]
 
 
 def checkov_binary(given: str | None) -> Path:
@@ -195,6 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("checkout", type=Path, help="a TerraGoat checkout (or any directory of Terraform)")
     parser.add_argument("--subdir", default="terraform/aws", help="folder inside the checkout (default %(default)s)")
     parser.add_argument("--checkov", help="path of a checkov executable (default: its own venv in bench-out/)")
+    parser.add_argument("--repeat", type=int, default=1, help="run each tool N times; print the medians")
     parser.add_argument("--probe-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.probe_only:
@@ -207,11 +217,19 @@ def main(argv: list[str] | None = None) -> int:
     OUT.mkdir(exist_ok=True)
     exe = checkov_binary(args.checkov)
     ours_json, theirs_json = OUT / "terraform-ours.json", OUT / "terraform-checkov.json"
-    our_time, our_rss, our_rc = measure([sys.executable, __file__, "--probe-only", str(tree)], ours_json)
-    ckv_time, ckv_rss, ckv_rc = measure(
-        [str(exe), "-d", str(tree), "--framework", "terraform", "-o", "json", "--skip-download"],
-        theirs_json,
-    )
+    ours_runs, theirs_runs = [], []
+    for _ in range(args.repeat):
+        with tempfile.TemporaryDirectory(prefix="readiness-tf-cache-") as cache:  # an empty parse cache each run
+            env = {**os.environ, "XDG_CACHE_HOME": cache}
+            ours_runs.append(measure([sys.executable, __file__, "--probe-only", str(tree)], ours_json, env))
+        theirs_runs.append(
+            measure(
+                [str(exe), "-d", str(tree), "--framework", "terraform", "-o", "json", "--skip-download"],
+                theirs_json,
+            )
+        )
+    (our_time, our_rss, our_rc), (ckv_time, ckv_rss, ckv_rc) = median_of(ours_runs), median_of(theirs_runs)
+    our_cpu, ckv_cpu = (sorted(c)[len(c) // 2] for c in (CPU[sys.executable], CPU[str(exe)]))
     if our_rc != 0:
         print(f"our probe exited {our_rc}", file=sys.stderr)
         return 1
@@ -223,9 +241,14 @@ def main(argv: list[str] | None = None) -> int:
         + (f" = {100 * agree / judged:.1f}%" if judged else "")
     )
     print(f"coverage gaps we recorded: {gaps} (Checkov records none in its JSON)")
-    print(f"readiness terraform probe: {our_time:6.2f} s  {our_rss / 1024:7.1f} MiB")
-    print(f"checkov (exit {ckv_rc}):          {ckv_time:6.2f} s  {ckv_rss / 1024:7.1f} MiB")
-    print(f"ratio (checkov / ours):     {ckv_time / our_time:6.1f}x time  {ckv_rss / max(our_rss, 1):5.1f}x memory")
+    load = os.getloadavg()[0]
+    print(f"median of {args.repeat}; load average {load:.1f}; readiness with an empty parse cache each run")
+    print(f"readiness terraform probe: {our_time:6.2f} s  {our_cpu:6.2f} s CPU  {our_rss / 1024:7.1f} MiB")
+    print(f"checkov (exit {ckv_rc}):          {ckv_time:6.2f} s  {ckv_cpu:6.2f} s CPU  {ckv_rss / 1024:7.1f} MiB")
+    print(
+        f"ratio (checkov / ours):     {ckv_time / our_time:6.1f}x time  {ckv_cpu / our_cpu:5.1f}x CPU  "
+        f"{ckv_rss / max(our_rss, 1):5.1f}x memory"
+    )
     return 0
 
 

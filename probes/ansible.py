@@ -44,6 +44,10 @@ INVENTORY_GLOBS = (
     "inventory.yaml",
     "*.inventory",
 )
+# Code under a folder named inventory (an application's src/inventory/) is no inventory: Ansible runs a
+# file there only when it is executable (a dynamic inventory script) and reads no other code.
+SOURCE_SUFFIXES = (".py", ".js", ".jsx", ".ts", ".tsx", ".go", ".java", ".kt", ".rb", ".php", ".rs", ".cs", ".scala")
+LISTED = 20  # paths named in each observation's facts: every observation listing every file is quadratic
 # A playbook's first lines: a play with `hosts:` and a task-ish key, or an import.
 # Anchored at the start: the lookaheads see the whole head from there, so where they hold at all they
 # hold at \A; unanchored, a search retried them at every offset (quadratic: 1.6 ms per 8 KiB YAML head).
@@ -107,8 +111,12 @@ class AnsibleProbe(Probe):
     def run(self, ctx: ProbeContext) -> Iterator[Observation]:
         found: dict[str, list[str]] = {"playbook": [], "role": [], "inventory": [], "config": []}
         cfg_inventory: list[str] = []
+        code_in_inventory_folders = 0
         for art in ctx.artifacts:
             kind = _kind(art.path)
+            if kind == "inventory" and art.path.endswith(SOURCE_SUFFIXES) and not art.mode & 0o111:
+                code_in_inventory_folders += 1
+                continue
             with ctx.guard(art):
                 text = ctx.read_text(art)
                 if kind == "config":
@@ -127,6 +135,14 @@ class AnsibleProbe(Probe):
                         continue
                 found[kind].append(art.path)
         inventories = found["inventory"] + [p for p in cfg_inventory if self._exists(ctx, p)]
+        if code_in_inventory_folders and not any(found.values()):
+            yield ctx.observe(
+                CONFIG_MANAGEMENT_PRESENT.id,
+                CONFIG_MANAGEMENT_PRESENT.when_absent,
+                Subject(),
+                f"no Ansible playbook, role, inventory or ansible.cfg ({code_in_inventory_folders} source files "
+                "in folders named inventory are application code, not inventories)",
+            )
         yield from self._summary(ctx, found, sorted(set(inventories)), cfg_inventory)
 
     def _yaml(self, ctx: ProbeContext, art: Artifact, kind: str, text: str) -> Observation | bool:
@@ -158,13 +174,24 @@ class AnsibleProbe(Probe):
         self, ctx: ProbeContext, found: dict[str, list[str]], inventories: list[str], cfg_inventory: list[str]
     ) -> Iterator[Observation]:
         code = found["playbook"] + found["role"]
-        facts = {"playbooks": found["playbook"], "roles": found["role"], "inventories": inventories}
-        facts["ansible_cfg"] = found["config"]
+        facts: dict[str, Any] = {}
+        for key, paths in (
+            ("playbooks", found["playbook"]),
+            ("roles", found["role"]),
+            ("inventories", inventories),
+            ("ansible_cfg", found["config"]),
+        ):
+            facts[key] = paths[:LISTED]
+            if len(paths) > LISTED:
+                facts[f"{key}_not_listed"] = len(paths) - LISTED
+        listed = ", ".join(inventories[:LISTED]) + (
+            f" and {len(inventories) - LISTED} more" if len(inventories) > LISTED else ""
+        )
         check = CONFIG_MANAGEMENT_PRESENT.id
         for path in code:
             what = "playbook" if path in found["playbook"] else "role task list"
             if inventories:
-                msg = f"{what} parses; inventory: {', '.join(inventories)}"
+                msg = f"{what} parses; inventory: {listed}"
                 yield ctx.observe(check, Status.PASS, Subject(path=path, line=1), msg, facts=facts)
             else:
                 named = (

@@ -171,9 +171,10 @@ class AppProbe(CodeChecks, Probe):
                 found.props[m.group(1)] = (m.group(2).strip(), no, path)
 
     def _library(self, ctx: ProbeContext, found: Found, check: Check, outside: str) -> Iterator[Observation]:
-        code = "\n".join(found.code.values())
         installed = [(lib, usage) for lib, usage in LIBRARIES[check.id].items() if lib.lower() in found.deps]
-        used = [(lib, usage) for lib, usage in installed if re.search(usage, code)]
+        # File by file, not over all the code joined: that copy of every source text was made per check.
+        uses = {lib: [(p, m) for p, t in found.code.items() if (m := re.search(usage, t))] for lib, usage in installed}
+        used = [(lib, usage) for lib, usage in installed if uses[lib]]
         if check is FLAGS:
             for path, text in found.flag_files:
                 for m in re.finditer(
@@ -183,11 +184,9 @@ class AppProbe(CodeChecks, Probe):
                     yield ctx.observe(check.id, Status.FAIL, Subject(path=path, line=_line(text, m)), message)
         if used:
             for lib, usage in used:
-                m = re.search(usage, code)
-                seen = [p for p, t in found.code.items() if re.search(usage, t)]
                 # the use in production code, not the first match (rateLimiter.test.ts before rateLimiter.ts)
-                path = next((p for p in seen if (a := ctx.artifact(p)) and a.production), seen[0] if seen else None)
-                line = _line(found.code[path], re.search(usage, found.code[path])) if path else None
+                path, m = next(((p, m) for p, m in uses[lib] if (a := ctx.artifact(p)) and a.production), uses[lib][0])
+                line = _line(found.code[path], m)
                 yield ctx.observe(
                     check.id,
                     Status.PASS,

@@ -141,6 +141,7 @@ class ComposeProbe(Probe):
     claims = (Claim(COMPOSE_GLOBS),)
     checks = CHECKS
     settings_schema = SETTINGS_SCHEMA
+    _dockerfiles: dict[str, list[str]] | None = None
 
     def run(self, ctx: ProbeContext):
         docs: dict[str, Any] = {}

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from readiness.probes import compose_models
 
-from readiness import subprocesses, yaml_lines
+from readiness import parallel, subprocesses, yaml_lines
 from readiness.model import Subject
 
 RESOLVE_TIMEOUT = 60
@@ -167,16 +168,27 @@ def _example_env(root: Path, folder: Path) -> Path | None:
 def resolve_all(
     binary: str, root: Path, projects: list[Project], docs: dict[str, Any]
 ) -> list[dict[str, Any] | ResolveError]:
-    """Each project's model, or the reason it has none; one Compose process per project, run in parallel."""
+    """Each project's model, or the reason it has none; one Compose process per project not in the parse
+    cache, ``--jobs`` of them at once."""
 
-    def one(project: Project) -> dict[str, Any] | ResolveError:
+    def run(project: Project) -> dict[str, Any] | ResolveError:
         try:
             return resolve(binary, root, project, docs)
         except ResolveError as exc:
             return exc
 
-    with ThreadPoolExecutor(max_workers=max(1, min(4, os.cpu_count() or 1))) as pool:
+    def one(project: Project) -> dict[str, Any] | ResolveError:
+        return compose_models.cached(lambda: run(project), _deterministic, binary, root, project.files, docs, load_yaml)
+
+    if parallel.jobs() == 1:
+        return [one(p) for p in projects]
+    with ThreadPoolExecutor(max_workers=parallel.jobs()) as pool:
         return list(pool.map(one, projects))
+
+
+def _deterministic(result: dict[str, Any] | ResolveError) -> bool:
+    """A model, or Compose's rejection of the files: the same inputs give the same answer (not a timeout)."""
+    return isinstance(result, dict) or str(result).startswith("Compose rejects")
 
 
 # ---------------------------------------------------------------- where values were written

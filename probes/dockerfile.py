@@ -426,6 +426,9 @@ class DockerfileProbe(Probe):
     description = "Dockerfiles: runtime user, healthcheck, stop signal, pinned bases, secrets and remote ADD."
     claims = (Claim(DOCKERFILE_GLOBS),)
     checks = (NON_ROOT, HEALTHCHECK, STOPSIGNAL, BASE_PINNED, NO_SECRETS, NO_REMOTE_ADD)
+    # The parser is Go (cgo); the compose probe starts its runtime before the workers fork, and a forked
+    # child calling into it can wait forever on a lock a Go thread held (seen at 5k and 50k files).
+    fork_safe = False
 
     def run(self, ctx: ProbeContext):
         for art in ctx.artifacts:

@@ -101,9 +101,20 @@ def _scale_target(obj: K8sObject) -> tuple[str, str] | None:
     return str(ref.get("kind") or "Deployment"), str(ref.get("name"))
 
 
+_scaler_index: tuple[list[K8sObject], dict[tuple, list[K8sObject]]] | None = None
+
+
 def autoscalers_of(wl: Workload, scalers: list[K8sObject]) -> list[K8sObject]:
     """The HorizontalPodAutoscalers (and KEDA ScaledObjects) whose scaleTargetRef names this workload."""
-    return [s for s in scalers if _counts_for(wl, s) and _scale_target(s) == (wl.obj.kind, wl.obj.name)]
+    global _scaler_index
+    # Indexed once per list of scalers: scanning them all for every workload was quadratic in a large tree.
+    if _scaler_index is None or _scaler_index[0] is not scalers:
+        index: dict[tuple, list[K8sObject]] = {}
+        for s in scalers:
+            index.setdefault((s.namespace, _scale_target(s)), []).append(s)
+        _scaler_index = (scalers, index)
+    named = _scaler_index[1].get((wl.obj.namespace, (wl.obj.kind, wl.obj.name)), [])
+    return [s for s in named if _counts_for(wl, s)]
 
 
 def judge_autoscaling(wl: Workload, scalers: list[K8sObject], fixed_scale: frozenset[str] = frozenset()) -> Finding:

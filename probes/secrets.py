@@ -12,6 +12,7 @@ import hashlib
 import re
 import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -287,6 +288,34 @@ def _k8s_secret_findings(text: str, key: bytes = b"") -> Iterator[Finding]:
             yield Finding("k8s-secret-data", no, fingerprint(m.group(1), key), mask(m.group(1)))
 
 
+def _line(text: str, m: re.Match[str]) -> int:
+    return text[: m.start()].count("\n") + 1
+
+
+@dataclass
+class _Found:
+    """Evidence for the tree-wide checks, file by file, in the order files were read."""
+
+    manager: list[tuple[str, str, int]] = field(default_factory=list)
+    rotation: list[tuple[str, str, int]] = field(default_factory=list)
+    rotation_docs: list[tuple[str, str, int]] = field(default_factory=list)
+    audit: list[tuple[str, str, int]] = field(default_factory=list)
+    logging: list[tuple[str, int, bool]] = field(default_factory=list)  # path, line, whether it redacts
+
+    def add(self, path: str, text: str) -> None:
+        for hits, patterns in (
+            (self.manager, MANAGER_EVIDENCE),
+            (self.rotation, ROTATION_EVIDENCE),
+            (self.audit, AUDIT_EVIDENCE),
+        ):
+            hits += [(path, label, _line(text, m)) for label, rx in patterns if (m := rx.search(text))]
+        if path.endswith((".md", ".txt")) and (m := ROTATION_DOC.search(text)):
+            self.rotation_docs.append((path, "documented rotation policy", _line(text, m)))
+        self.logging += [(path, _line(text, m), False) for m in LOG_LEAK.finditer(text)]
+        if LOG_FILE.search(path) and (m := LOG_REDACT.search(text)):
+            self.logging.append((path, _line(text, m), True))
+
+
 class SecretsProbe(Probe):
     name = "secrets"
     version = "1.0"
@@ -314,15 +343,17 @@ class SecretsProbe(Probe):
         if source == "constant":
             ctx.gap(Subject(), f"secret fingerprints keyed by a constant: no git history and no {KEY_FILE}")
         ignores = _load_ignores(ctx)
-        texts: dict[str, str] = {}
+        # What the whole-tree checks need of each file, found while it is in hand: holding every text until
+        # the end cost memory in proportion to the tree.
+        found = _Found()
         for art in ctx.artifacts:
             with ctx.guard(art):
                 text = self._text(ctx, art)
                 if text is None:
                     continue
-                texts[art.path] = text
                 yield from self._scan_file(ctx, art, text, ignores)
-        yield from self._evidence(ctx, texts)
+                found.add(art.path, text)
+        yield from self._evidence(ctx, found)
         yield from self._history(ctx, ignores)
 
     def _text(self, ctx: ProbeContext, art: Artifact) -> str | None:
@@ -373,34 +404,26 @@ class SecretsProbe(Probe):
                     NO_HARDCODED.id, Status.FAIL, subject, f"{f.rule} ({f.masked}) severity {severity}", facts=facts
                 )
 
-    def _evidence(self, ctx: ProbeContext, texts: dict[str, str]):
-        for check, patterns, looked in (
+    def _evidence(self, ctx: ProbeContext, found: _Found):
+        for check, hits, looked in (
             (
                 MANAGER,
-                MANAGER_EVIDENCE,
+                found.manager,
                 "Vault/hvac, aws_secretsmanager_secret, SSM SecureString, azurerm_key_vault, "
                 "google_secret_manager_secret, ExternalSecret, SealedSecret, SOPS",
             ),
             (
                 ROTATION,
-                ROTATION_EVIDENCE,
+                found.rotation + found.rotation_docs,
                 "aws_secretsmanager_secret_rotation, Vault lease TTLs, Key Vault/GCP "
                 "rotation, a documented rotation policy in docs",
             ),
-            (ACCESS_AUDITED, AUDIT_EVIDENCE, "aws_cloudtrail, Vault audit device, Key Vault diagnostic settings"),
+            (
+                ACCESS_AUDITED,
+                found.audit,
+                "aws_cloudtrail, Vault audit device, Key Vault diagnostic settings",
+            ),
         ):
-            hits = [
-                (p, label, text[: m.start()].count("\n") + 1)
-                for p, text in texts.items()
-                for label, rx in patterns
-                if (m := rx.search(text))
-            ]
-            if check is ROTATION:
-                hits += [
-                    (p, "documented rotation policy", t[: m.start()].count("\n") + 1)
-                    for p, t in texts.items()
-                    if p.endswith((".md", ".txt")) and (m := ROTATION_DOC.search(t))
-                ]
             for path, label, line in hits:
                 yield ctx.observe(
                     check.id, Status.PASS, Subject(path=path, line=line), f"found {label}", facts={"evidence": label}
@@ -416,28 +439,22 @@ class SecretsProbe(Probe):
                     facts={"looked_for": looked},
                     production=True,
                 )
-        yield from self._logging(ctx, texts)
+        yield from self._logging(ctx, found.logging)
 
-    def _logging(self, ctx: ProbeContext, texts: dict[str, str]):
-        seen = False
-        for path, text in texts.items():
-            for m in LOG_LEAK.finditer(text):
-                seen = True
+    def _logging(self, ctx: ProbeContext, logging: list[tuple[str, int, bool]]):
+        for path, line, redacts in logging:
+            if redacts:
+                yield ctx.observe(
+                    NOT_LOGGED.id, Status.PASS, Subject(path=path, line=line), "logging config redacts sensitive fields"
+                )
+            else:
                 yield ctx.observe(
                     NOT_LOGGED.id,
                     Status.FAIL,
-                    Subject(path=path, line=text[: m.start()].count("\n") + 1),
+                    Subject(path=path, line=line),
                     "config logs request/response bodies, headers or at debug/trace level",
                 )
-            if LOG_FILE.search(path) and (m := LOG_REDACT.search(text)):
-                seen = True
-                yield ctx.observe(
-                    NOT_LOGGED.id,
-                    Status.PASS,
-                    Subject(path=path, line=text[: m.start()].count("\n") + 1),
-                    "logging config redacts sensitive fields",
-                )
-        if not seen:
+        if not logging:
             yield ctx.observe(
                 NOT_LOGGED.id,
                 Status.UNKNOWN,

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
 import posixpath
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any
 
 from readiness.probes import terraform_registry as registry
 
-from readiness import budget, cache, safe_load
+from readiness import budget, cache, parallel, safe_load
 from readiness.model import Artifact, Observation, Status, Strength, Subject
 from readiness.probe import Claim, Probe, ProbeContext
 
@@ -83,7 +82,7 @@ def _parser_version() -> str:
 
 def _parse_all(texts: list[str], seconds: float | None = None) -> list[tuple[Block | None, str | None, int | None]]:
     """Parse files, in parallel processes when the tree is large: Lark's parse is nearly all of our time."""
-    workers = min(os.cpu_count() or 1, 8)
+    workers = min(parallel.jobs(), 8)
     if workers <= 1 or sum(map(len, texts)) < PARALLEL_BYTES:
         return [_parse_one(text, seconds) for text in texts]
     # Imported here: multiprocessing is start-up time every audit without much Terraform would pay.

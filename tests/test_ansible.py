@@ -85,3 +85,28 @@ def test_audit_without_ansible_is_not_applicable_and_with_it_passes(tmp_path):
     for path, want in ((empty, VerdictStatus.NOT_APPLICABLE), (root, VerdictStatus.PASS)):
         report = audit(path, Config())
         assert check_result(CHECK, report.observations, {CHECK}, {}).status is want
+
+
+def test_application_code_in_a_folder_named_inventory_is_no_inventory(tmp_path):
+    app = tmp_path / "services" / "shop" / "src" / "inventory"
+    app.mkdir(parents=True)
+    for n in range(30):
+        (app / f"stock_{n}.py").write_text(f"def stock_{n}():\n    return {n}\n")
+    seen = run_probe(tmp_path)
+    assert [(o.status, o.subject.path) for o in seen] == [(Status.NOT_APPLICABLE, None)]
+    assert "30 source files in folders named inventory are application code" in seen[0].message
+
+
+def test_an_executable_inventory_script_counts_and_long_lists_are_cut(tmp_path):
+    shutil.copytree(FIXTURES / "ansible-site", tmp_path / "site")
+    script = tmp_path / "site" / "inventory" / "ec2.py"
+    script.write_text("#!/usr/bin/env python3\nprint('{}')\n")
+    script.chmod(0o755)
+    for n in range(25):
+        (tmp_path / "site" / "inventory" / f"group_{n}.ini").write_text(f"[group{n}]\nhost{n}.example\n")
+    observations = run_probe(tmp_path / "site")
+    facts = observations[0].facts
+    assert {o.status for o in observations} == {Status.PASS}
+    every_file = [p for p in (tmp_path / "site" / "inventory").rglob("*") if p.is_file()]  # ec2.py among them
+    assert len(facts["inventories"]) == 20 and 20 + facts["inventories_not_listed"] == len(every_file)
+    assert "more" in observations[0].message

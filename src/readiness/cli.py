@@ -130,6 +130,14 @@ class _AuditCommand(click.Command):
 )
 @click.option("--store", "store_url", metavar="URL", help="Also record the run in this evidence store (see: store).")
 @click.option("--no-cache", is_flag=True, help="Neither read nor write the parse cache ($XDG_CACHE_HOME/readiness).")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    metavar="N",
+    help="Run up to N probes, Compose processes and parsers at once (default: the machine's cores; "
+    "1: one at a time; the evidence is the same).",
+)
 def audit(
     path: Path,
     policies: tuple[str, ...],
@@ -149,6 +157,7 @@ def audit(
     fail_on_new: bool,
     store_url: str | None,
     no_cache: bool,
+    jobs: int | None,
     **probe_values: Any,
 ) -> int:
     """Audit PATH (default: the current directory) and report every checklist item.
@@ -187,10 +196,11 @@ def audit(
     if require_signed_attestations:
         cfg = dataclasses.replace(cfg, attestation_signing={**cfg.attestation_signing, "required": True})
         require_attestations = True
-    from . import baseline, cache
+    from . import baseline, cache, parallel
     from .runner import audit as run_audit  # here: `readiness --help` needs none of the engine
 
     cache.disable(no_cache)
+    parallel.set_jobs(jobs)
     packs = list(policies) or None
     prior = baseline.load(baseline_file) if baseline_file else None
     if base_ref:

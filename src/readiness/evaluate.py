@@ -45,14 +45,19 @@ def check_result(
     offered: set[str],
     planned: dict[str, dict[str, str]],
     existential: frozenset[str] = frozenset(),
+    of_check: Sequence[tuple[int, Observation]] | None = None,
 ) -> CheckResult:
+    """``of_check``: this check's observations with their positions, when the caller grouped them
+    (scanning every observation once per check is quadratic in a large tree)."""
     if check not in offered:
         if check in planned:
             return CheckResult(check, VerdictStatus.UNKNOWN, f"no probe implements {check} yet")
         return CheckResult(check, VerdictStatus.UNKNOWN, f"no installed probe offers {check} (is a plugin missing?)")
-    mine = [(i, o) for i, o in enumerate(observations) if o.check == check and o.production]
+    if of_check is None:
+        of_check = [(i, o) for i, o in enumerate(observations) if o.check == check]
+    mine = [(i, o) for i, o in of_check if o.production]
     if not mine:
-        others = [o for o in observations if o.check == check]
+        others = of_check
         return CheckResult(
             check,
             VerdictStatus.UNKNOWN,
@@ -69,9 +74,8 @@ def check_result(
         # An unrelated file that cannot be read does not make "nothing proves it" unknown; it stays reported.
         unread = f" ({len(by[Status.ERROR])} unreadable input(s) reported apart)"
         # Same positions (observation ids), with this check's errors set aside.
-        kept = [dataclasses.replace(o, check="") if o.check == check and o.status is Status.ERROR else o
-                for o in observations]  # fmt: skip
-        rest = check_result(check, kept, offered, planned)
+        kept = [(i, o) for i, o in of_check if o.status is not Status.ERROR]
+        rest = check_result(check, observations, offered, planned, of_check=kept)
         return dataclasses.replace(rest, reason=rest.reason + unread)
     if by[Status.FAIL]:
         sel = by[Status.FAIL]
@@ -200,7 +204,12 @@ def evaluate(
     them, any unreadable input leaves them unknown. ``waive`` may turn a failing item into a waived one
     (item waivers); it runs before the roll-ups, so they see it."""
     wanted = {c for p in packs for i in p.items if i.evidence for c in i.evidence.checks()}
-    results = {c: check_result(c, observations, offered, planned, existential) for c in sorted(wanted)}
+    grouped: dict[str, list[tuple[int, Observation]]] = {}
+    for i, o in enumerate(observations):
+        grouped.setdefault(o.check, []).append((i, o))
+    results = {
+        c: check_result(c, observations, offered, planned, existential, grouped.get(c, [])) for c in sorted(wanted)
+    }
     verdicts: list[ItemVerdict] = []
     for pack in packs:
         done: dict[str, ItemVerdict] = {}

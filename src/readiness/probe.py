@@ -321,6 +321,9 @@ class Probe:
     # A live probe is run only when `live.<name>` names targets, unless it also
     # reads static artifacts (e.g. certificate-renewal configs) and says so here.
     runs_without_targets: ClassVar[bool] = False
+    # False when the probe calls code that does not survive fork (a Go extension whose runtime another probe
+    # started): the runner then runs it in the audit's own process, never in a forked worker.
+    fork_safe: ClassVar[bool] = True
     # Options `readiness audit` offers for this probe (e.g. --endpoint).
     cli_options: ClassVar[tuple[CliOption, ...]] = ()
 

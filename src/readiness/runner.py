@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
-from . import __version__, attestation_signing, budget
+from . import __version__, attestation_signing, budget, probe_pool
 from . import attestations as attestations_mod
 from . import drift as drift_mod
 from . import waivers as waivers_mod
@@ -181,9 +181,22 @@ def audit(
     observations: list[Observation] = []
     gaps: list[Gap] = []
     runs: list[ProbeRun] = []
-    for cls in probe_classes:
+    # The inventory stage fills the inventory the other probes read: it runs first, here; the rest side by side.
+    first = [cls for cls in probe_classes if cls.stage == "inventory"]
+    rest = [cls for cls in probe_classes if cls.stage != "inventory"]
+
+    def one(cls: type[Probe]) -> tuple[list[Observation], list[Gap], ProbeRun]:
+        return run_probe(cls, found, files, inventory, config, deployments, started, classified)
+
+    done = []
+    for cls in first:
         say(f"probe {cls.name}")
-        mine, probe_gaps, run = run_probe(cls, found, files, inventory, config, deployments, started, classified)
+        done.append(one(cls))
+    weights = [len(classified.claimed(cls)) for cls in rest]
+    announce = lambda i: say(f"probe {rest[i].name}")  # noqa: E731
+    here_only = frozenset(i for i, cls in enumerate(rest) if not cls.fork_safe)
+    done += probe_pool.run_all(len(rest), lambda i: one(rest[i]), files, weights, announce, here_only)
+    for mine, probe_gaps, run in done:
         observations.extend(mine)
         gaps.extend(probe_gaps)
         runs.append(run)

@@ -14,6 +14,7 @@ from typing import Any
 
 # C0 and C1 controls but tab, DEL, zero-width and bidirectional formatting characters, and the lone
 # surrogates that stand for undecodable bytes.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
@@ -37,11 +38,16 @@ def json_safe(value: Any) -> Any:
     """``value`` (JSON-ready data) with strings that hold undecodable bytes made valid Unicode
     (``\\xff`` written out), so the JSON is valid UTF-8 whatever the file names were."""
     if isinstance(value, str):
-        if not any(0xD800 <= ord(c) <= 0xDFFF for c in value):
-            return value
-        return re.sub("[\ud800-\udfff]", _escape_char, value)
+        return _SURROGATE.sub(_escape_char, value) if _SURROGATE.search(value) else value
+    # Containers are copied only when something inside changed: a large report is not held twice.
     if isinstance(value, dict):
-        return {json_safe(k): json_safe(v) for k, v in value.items()}
+        items = [(json_safe(k), json_safe(v)) for k, v in value.items()]
+        if all(k is k0 and v is v0 for (k, v), (k0, v0) in zip(items, value.items(), strict=True)):
+            return value
+        return dict(items)
     if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
+        safe = [json_safe(v) for v in value]
+        if isinstance(value, list) and all(a is b for a, b in zip(safe, value, strict=True)):
+            return value
+        return safe
     return value

@@ -83,12 +83,18 @@ def write(
     to_stdout, written = None, []
     for out in outs:
         options = RenderOptions(wants_color(color, out, stdout_is_tty), quiet, max_lines)
-        rendered = out.reporter.render(report, gate, options)
+        stream = getattr(out.reporter, "write_to", None)  # a large report straight to its file, not held whole
+        if out.path is None or stream is None:
+            rendered = out.reporter.render(report, gate, options)
         if out.path is None:
             to_stdout = rendered
             continue
         try:
-            out.path.write_text(rendered, encoding="utf-8")
+            if stream is None:
+                out.path.write_text(rendered, encoding="utf-8")
+            else:
+                with out.path.open("w", encoding="utf-8") as fh:
+                    stream(fh, report, gate, options)
         except OSError as exc:
             raise FormatError(f"{out.path}: cannot write the report: {exc.strerror or exc}") from exc
         written.append(out.path)
