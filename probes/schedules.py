@@ -210,7 +210,7 @@ OFELIA = re.compile(r"^ofelia\.job-(?:exec|run|local|service-run)\.([\w.-]+)\.(s
 CRON_EXPR = re.compile(
     r"(?:^|[\s'\"])((?:@(?:hourly|daily|weekly|monthly|yearly|every\s+\S+))|(?:[\d*/,-]+\s+){4}[\d*/,-]+)"
 )
-SLEEP_LOOP = re.compile(r"\b(?:while|for|until)\b[\s\S]{0,400}?\bsleep\s+([\w$.{}:-]+)", re.I)
+SLEEP_LOOP = re.compile(r"\b(?:while|for|until)\b[\s\S]{0,400}?\bsleep\s+[\"']?([\w$.{}:-]+)", re.I)
 REPEAT = re.compile(r"--repeat[\s=]+(\S+)")
 CRON_DAEMON = re.compile(r"\b(cron|crond|supercronic|busybox\s+crond|go-crond)\b")
 SCRIPT_NAME = re.compile(r"[\w./-]+\.(?:sh|bash|py)\b")

@@ -121,3 +121,18 @@ def test_cleanup_scheduled_by_the_stack_itself(tmp_path):
     assert len(passing) == 2, obs
     assert any("every 86400" in m for *_, m in passing)
     assert any("'purge'" in m and "@daily" in m for *_, m in passing)
+
+
+def test_a_quoted_sleep_interval_is_still_a_schedule(tmp_path):
+    """netbox-docker's housekeeping.sh sleeps `"${SLEEP_SECONDS}s"`, quoted."""
+    files = {
+        "docker-compose.yml": "services:\n  housekeeping:\n    image: example/app:1.0\n"
+        "    command: [/opt/app/housekeeping.sh]\n",
+        "docker/housekeeping.sh": "#!/bin/bash\nSLEEP_SECONDS=${HOUSEKEEPING_INTERVAL:=86400}\nwhile true; do\n"
+        '  python manage.py housekeeping\n  sleep "${SLEEP_SECONDS}s"\ndone\n',
+    }
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    obs = [o for o in observe(tmp_path) if o.check == "deploy.cleanup_automated"]
+    assert [o.status for o in obs] == [Status.PASS] and "housekeeping" in obs[0].message
